@@ -1,0 +1,42 @@
+"""nengo_keras: convert Keras 3 models into native Nengo networks.
+
+Examples
+--------
+>>> import keras, nengo, nengo_keras
+>>> result = nengo_keras.to_nengo(model)
+>>> with nengo.Simulator(result.net) as sim:
+...     sim.run_steps(10)
+"""
+
+from . import activations, callbacks, layers
+from .compat import Converter
+from .context import ConversionContext, Unsupported
+from .converter import LayerReport, to_nengo
+from .errors import ConversionError
+from .models import Model, Sequential
+from .protocol import NengoConvertible
+from .registry import converter_scope, register_converter, unregister_converter
+from .result import ConvertedModel
+from .values import Value
+from .version import __version__
+
+__all__ = [
+    "ConversionContext",
+    "ConversionError",
+    "ConvertedModel",
+    "Converter",
+    "LayerReport",
+    "Model",
+    "NengoConvertible",
+    "Sequential",
+    "Unsupported",
+    "Value",
+    "activations",
+    "callbacks",
+    "converter_scope",
+    "layers",
+    "register_converter",
+    "to_nengo",
+    "unregister_converter",
+    "__version__",
+]

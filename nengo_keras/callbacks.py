@@ -1,0 +1,1 @@
+"""Keras callbacks (spiking-aware training arrives in a later release)."""

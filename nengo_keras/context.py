@@ -1,0 +1,473 @@
+"""`ConversionContext`: options, the network being built and shared helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import numbers
+import warnings
+
+import keras
+import nengo
+import numpy as np
+
+from . import activations
+from .errors import describe
+from .values import Value
+
+TIERS = ("neural", "node", "fallback")
+
+
+class Unsupported(Exception):
+    """Raised by a converter for a layer configuration it cannot convert.
+
+    The conversion then falls back to a Keras-computing Node (if allowed) or
+    reports the layer in the final `~nengo_keras.ConversionError`.
+    """
+
+    def __init__(self, what, fix=None):
+        super().__init__(what)
+        self.what = what
+        self.fix = fix
+
+
+@dataclasses.dataclass
+class Options:
+    """Validated conversion options (see `nengo_keras.to_nengo`)."""
+
+    allow_fallback: bool = True
+    swap_activations: dict | None = None
+    scale_firing_rates: object = None
+    synapse: object = None
+    max_to_avg_pool: bool = False
+    split_shared_weights: bool = False
+    inference_only: bool = False
+    fold_batchnorm: bool = True
+    groups_as_dense: bool = False
+    tiers: tuple = TIERS
+    converters: dict | None = None
+
+    def __post_init__(self):
+        for flag in (
+            "allow_fallback",
+            "max_to_avg_pool",
+            "split_shared_weights",
+            "inference_only",
+            "fold_batchnorm",
+            "groups_as_dense",
+        ):
+            if not isinstance(getattr(self, flag), (bool, np.bool_)):
+                raise TypeError(
+                    f"option {flag} must be True or False, got {getattr(self, flag)!r}"
+                )
+        if isinstance(self.tiers, str):
+            self.tiers = (self.tiers,)
+        self.tiers = tuple(self.tiers)
+        bad = [t for t in self.tiers if t not in TIERS]
+        if bad or not self.tiers:
+            raise ValueError(
+                f"option tiers={self.tiers!r}: expected a non-empty subset of {TIERS}"
+            )
+        if "fallback" not in self.tiers:
+            self.allow_fallback = False
+        if self.synapse is not None and not isinstance(
+            self.synapse, (numbers.Real, nengo.synapses.Synapse)
+        ):
+            raise TypeError(
+                f"option synapse must be None, a time constant in seconds or a "
+                f"nengo.synapses.Synapse, got {self.synapse!r}"
+            )
+        if isinstance(self.synapse, numbers.Real) and self.synapse < 0:
+            raise ValueError(f"option synapse must be >= 0, got {self.synapse!r}")
+        if self.converters is not None and not isinstance(self.converters, dict):
+            raise TypeError(
+                f"option converters must be a dict {{layer class: function}}, got "
+                f"{type(self.converters).__name__}"
+            )
+        check_scale(self.scale_firing_rates)
+
+
+def check_scale(scale):
+    """Validate the ``scale_firing_rates`` option."""
+    if scale is None:
+        return
+    if isinstance(scale, dict):
+        items = scale.items()
+    else:
+        items = [("scale_firing_rates", scale)]
+    for key, s in items:
+        arr = np.asarray(s, dtype=np.float64) if _is_number_like(s) else None
+        if arr is None or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+            where = "" if key == "scale_firing_rates" else f"[{key!r}]"
+            raise ValueError(
+                f"option scale_firing_rates{where} must be a positive number (or a "
+                f"per-layer dict of them), got {s!r}"
+            )
+
+
+def _is_number_like(x):
+    try:
+        np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+class ConversionContext:
+    """The state of one conversion, passed to every converter as ``ctx``.
+
+    Converters use its helpers so that options such as ``synapse`` and
+    ``scale_firing_rates`` apply uniformly:
+
+    - `materialize` turns a `~nengo_keras.values.Value` into a Nengo object;
+    - `connect` connects a value into a Nengo object;
+    - `neurons` feeds a value into a new Ensemble of neurons;
+    - `activate` applies a Keras activation (neurons, exact piecewise-linear
+      networks, or a Node);
+    - `node` wraps a NumPy function as a `nengo.Node`;
+    - `weight` reads a layer variable as a NumPy array.
+
+    Attributes
+    ----------
+    options : Options
+    network : nengo.Network
+        Where new objects go (a sub-network inside nested models).
+    layer : keras.layers.Layer or keras.Operation
+        The layer being converted.
+    call_index : int
+        Which call of the layer is being converted.
+    input_shapes, output_shapes : list of tuple
+        Keras shapes of the call's tensor inputs and outputs, without batch axis.
+    """
+
+    def __init__(self, options, network):
+        self.options = options
+        self.network = network
+        self.root_network = network
+        self.swaps = activations.Swaps(options.swap_activations)
+        self.layer = None
+        self.call = None
+        self.call_index = 0
+        self.input_shapes = []
+        self.output_shapes = []
+        self.flags = set()
+        self._used_scales = set()
+        self.walker = None
+
+    # --- the current call -------------------------------------------------
+
+    @contextlib.contextmanager
+    def calling(self, graph_node, input_shapes, output_shapes):
+        saved = (
+            self.layer,
+            self.call,
+            self.call_index,
+            self.input_shapes,
+            self.output_shapes,
+            self.flags,
+        )
+        self.layer = graph_node.op
+        self.call = graph_node
+        self.call_index = graph_node.call_index
+        self.input_shapes = input_shapes
+        self.output_shapes = output_shapes
+        self.flags = set()
+        try:
+            yield
+        finally:
+            (
+                self.layer,
+                self.call,
+                self.call_index,
+                self.input_shapes,
+                self.output_shapes,
+                self.flags,
+            ) = saved
+
+    @contextlib.contextmanager
+    def subnetwork(self, label):
+        """Build into a new sub-network of the current network."""
+        outer = self.network
+        with outer:
+            net = nengo.Network(label=label)
+        self.network = net
+        try:
+            with net:
+                yield net
+        finally:
+            self.network = outer
+
+    def unsupported(self, what, fix=None):
+        """Abort this layer's conversion: it is reported or falls back."""
+        raise Unsupported(what, fix)
+
+    def label(self, suffix=None):
+        name = getattr(self.layer, "name", "layer")
+        if self.call_index:
+            name = f"{name}[{self.call_index}]"
+        return name if suffix is None else f"{name}.{suffix}"
+
+    # --- weights ------------------------------------------------------------
+
+    def weight(self, layer, name):
+        """A layer variable (``"kernel"``, ``"bias"``...) as a float64 array."""
+        var = getattr(layer, name)
+        if var is None:
+            return None
+        return np.asarray(keras.ops.convert_to_numpy(var), dtype=np.float64)
+
+    def weights(self, layer):
+        """All of a layer's variables as float64 arrays, in ``layer.weights`` order."""
+        return [
+            np.asarray(keras.ops.convert_to_numpy(w), dtype=np.float64)
+            for w in layer.weights
+        ]
+
+    # --- building blocks ------------------------------------------------------
+
+    def synapse_for(self, obj):
+        """The synapse for a connection or probe leaving ``obj``.
+
+        As in NengoDL, the ``synapse`` option applies only to what leaves neurons.
+        """
+        base = obj.obj if isinstance(obj, nengo.base.ObjView) else obj
+        return self.options.synapse if isinstance(base, nengo.ensemble.Neurons) else None
+
+    def connect(self, value, post, bias=True):
+        """Connect every term of ``value`` into Nengo object ``post``.
+
+        ``bias=True`` adds the value's constant through a constant Node (when
+        ``post`` is an Ensemble's neurons, prefer putting it in the bias).
+        """
+        if value.size != post.size_in:
+            raise ValueError(
+                f"cannot connect a value of {value.size} elements into {post} "
+                f"({post.size_in} inputs)"
+            )
+        conns = []
+        for term in value.merged_terms():
+            target = post if term.out_idx is None else post[term.out_idx]
+            transform = 1.0 if term.transform is None else term.transform.to_nengo()
+            conns.append(
+                nengo.Connection(
+                    term.pre,
+                    target,
+                    transform=transform,
+                    synapse=self.synapse_for(term.pre),
+                )
+            )
+        if bias and value.bias is not None:
+            const = nengo.Node(np.array(value.bias), label=self.label("bias"))
+            conns.append(nengo.Connection(const, post, synapse=None))
+        return conns
+
+    def materialize(self, value, label=None):
+        """The Nengo object computing ``value`` (a pass-through Node if needed)."""
+        if isinstance(value, (nengo.base.NengoObject, nengo.base.ObjView)):
+            return value
+        obj = value.obj
+        if obj is not None:
+            return obj
+        if value.is_constant:
+            node = nengo.Node(value.bias_or_zeros(), label=label or self.label("const"))
+        else:
+            node = nengo.Node(size_in=value.size, label=label or self.label())
+            self.connect(value, node)
+        value.materialized = node
+        return node
+
+    def linear(self, value, transform, shape):
+        """``transform(value)`` as a Value of ``shape``.
+
+        The transform fuses into the value's terms where Nengo can express the
+        result; otherwise the value is materialized first.
+        """
+        if value.materialized is not None:
+            value = Value.of(value.materialized, value.shape)
+        out = value.apply(transform, shape)
+        if out is None:
+            out = Value.of(self.materialize(value), value.shape).apply(transform, shape)
+        return out
+
+    def call_arguments(self, inputs):
+        """The current call's ``(args, kwargs)`` with tensors replaced by ``inputs``.
+
+        Useful for operations whose non-tensor arguments matter (``x + 1``).
+        """
+        mapping = {id(kt): v for kt, v in zip(self.call.input_tensors, inputs)}
+        return self.call.fill_in(mapping)
+
+    def relu(self, value, label=None):
+        """Rectify ``value`` with the neuron type that ``"relu"`` maps to.
+
+        Exact piecewise-linear networks (relu6, leaky relu, max...) are built
+        from this, so ``swap_activations={"relu": ...}`` makes them spike too.
+        """
+        kind, neuron_type = self.swaps.resolve("relu")
+        if kind != "neurons":
+            raise Unsupported(
+                "swap_activations maps relu to a non-neuron activation, which the "
+                "exact piecewise-linear networks need",
+                "map relu to a nengo neuron type",
+            )
+        return self.neurons(value, neuron_type, label=label)
+
+    def as_value(self, obj, shape):
+        """Wrap a converter's return (Nengo object or Value) as a Value."""
+        if isinstance(obj, Value):
+            if obj.size != int(np.prod(shape)):
+                raise ValueError(
+                    f"the converter returned a value of shape {obj.shape}, expected "
+                    f"{tuple(shape)}"
+                )
+            return obj if obj.shape == tuple(shape) else obj.reshape(shape)
+        if isinstance(obj, nengo.Ensemble):
+            obj = obj.neurons if obj.dimensions != int(np.prod(shape)) else obj
+        if not isinstance(obj, (nengo.base.NengoObject, nengo.base.ObjView)):
+            raise TypeError(
+                f"the converter returned {obj!r}; expected a Nengo object (Node, "
+                f"Ensemble.neurons, ...) or a nengo_keras Value"
+            )
+        if obj.size_out != int(np.prod(shape)):
+            raise ValueError(
+                f"the converter returned {obj} with size_out={obj.size_out}, but the "
+                f"layer output has shape {tuple(shape)} "
+                f"({int(np.prod(shape))} elements, C order, no batch axis)"
+            )
+        return Value.of(obj, shape)
+
+    def rate_scale(self, layer=None):
+        """The ``scale_firing_rates`` factor for ``layer`` (default: current)."""
+        scale = self.options.scale_firing_rates
+        layer = self.layer if layer is None else layer
+        if scale is None:
+            return 1.0
+        if not isinstance(scale, dict):
+            return scale
+        for key in (layer, getattr(layer, "name", None)):
+            if key is not None and key in scale:
+                self._used_scales.add(key)
+                return scale[key]
+        return 1.0
+
+    def neurons(self, value, neuron_type, label=None, scale=None):
+        """Feed ``value`` into a new Ensemble's neurons; return their output.
+
+        One neuron per element. The value's constant becomes the neurons' bias,
+        so no bias Node is needed. ``scale`` (default: the ``scale_firing_rates``
+        option for the current layer) multiplies the neurons' input and divides
+        their output: a rate neuron computes the same function, a spiking one
+        fires ``scale`` times faster.
+        """
+        scale = np.asarray(self.rate_scale() if scale is None else scale, float)
+        scale = np.broadcast_to(scale, (value.size,))
+        uniform = np.all(scale == scale[0])
+        out_scale = None
+        if uniform and activations.has_amplitude(neuron_type):
+            neuron_type = activations.with_amplitude(neuron_type, 1.0 / scale[0])
+        elif not np.all(scale == 1):
+            out_scale = 1.0 / scale
+        ens = nengo.Ensemble(
+            value.size,
+            1,
+            neuron_type=neuron_type,
+            gain=np.array(scale),
+            bias=scale * value.bias_or_zeros(),
+            encoders=nengo.dists.Choice([[1.0]]),
+            label=label or self.label(),
+        )
+        self.connect(value, ens.neurons, bias=False)
+        out = Value.of(ens.neurons, value.shape)
+        return out if out_scale is None else out.scale(out_scale)
+
+    def activate(self, value, activation):
+        """Apply a Keras activation (function or name) to ``value``.
+
+        Uses ``swap_activations`` and the default neuron map; activations with no
+        neuron type use the builders registered with
+        `nengo_keras.activations.register_activation`; anything else becomes a
+        fallback Node (or is reported when fallback is not allowed).
+        """
+        kind, target = self.swaps.resolve(activation)
+        if kind == "linear":
+            return value
+        if kind == "neurons":
+            return self.neurons(value, target)
+        if isinstance(target, str):
+            builder = activations.builder(target)
+            if builder is not None:
+                return builder(self, value)
+        return self.fallback_function(activation if callable(activation) else target, [value], value.shape)
+
+    def node(self, fn, inputs, shape, label=None):
+        """A `nengo.Node` computing ``fn(*arrays)`` on the given values.
+
+        ``fn`` receives one NumPy array per input, shaped as the Keras tensor
+        without the batch axis, and returns an array of ``shape``. Use a
+        module-level function or callable object so the network can be pickled.
+        """
+        in_shapes = [v.shape for v in inputs]
+        node = nengo.Node(
+            output=NodeFunction(fn, in_shapes, shape),
+            size_in=sum(v.size for v in inputs),
+            size_out=int(np.prod(shape)),
+            label=label or self.label(),
+        )
+        start = 0
+        for v in inputs:
+            self.connect(v, node[start : start + v.size] if len(inputs) > 1 else node)
+            start += v.size
+        return Value.of(node, shape)
+
+    def fallback_function(self, fn, inputs, shape):
+        """A Node that runs a Keras function (fallback tier)."""
+        name = getattr(fn, "__name__", repr(fn))
+        if not self.options.allow_fallback:
+            raise Unsupported(
+                f"activation {name!r} has no Nengo equivalent",
+                "choose a supported activation, map it with swap_activations, "
+                "register one with nengo_keras.activations.register_activation, "
+                "or allow_fallback=True",
+            )
+        warnings.warn(
+            f"{describe(self.layer)}: activation {name!r} has no Nengo equivalent; "
+            f"it runs as a Node that calls Keras",
+            UserWarning,
+            stacklevel=2,
+        )
+        self.flags.add("fallback")
+        return self.node(KerasFunction(fn), inputs, shape)
+
+
+class NodeFunction:
+    """Adapts ``fn(*arrays) -> array`` to a Node's ``f(t, x) -> vector``."""
+
+    def __init__(self, fn, in_shapes, out_shape):
+        self.fn = fn
+        self.in_shapes = [tuple(s) for s in in_shapes]
+        self.out_shape = tuple(out_shape)
+        sizes = [int(np.prod(s)) for s in self.in_shapes]
+        self.splits = np.cumsum(sizes)[:-1]
+
+    def __call__(self, t, x):
+        parts = np.split(x, self.splits)
+        arrays = [p.reshape(s) for p, s in zip(parts, self.in_shapes)]
+        return np.asarray(self.fn(*arrays), dtype=np.float64).ravel()
+
+    def __repr__(self):
+        return f"NodeFunction({getattr(self.fn, '__name__', self.fn)!r})"
+
+
+class KerasFunction:
+    """Calls a Keras function (or layer) on arrays with a batch axis of 1."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, *arrays):
+        batched = [keras.ops.convert_to_tensor(a[None], dtype="float32") for a in arrays]
+        return keras.ops.convert_to_numpy(self.fn(*batched))[0]
+
+    @property
+    def __name__(self):
+        return getattr(self.fn, "__name__", type(self.fn).__name__)

@@ -1,0 +1,53 @@
+"""Dense, Activation, identity-at-inference layers."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import scipy.sparse as sp
+
+from .._linear import Matrix
+from ..registry import register_converter
+
+
+def last_axis_matrix(w, shape):
+    """Matrix applying ``w`` (out x in) along the last axis of ``shape``."""
+    lead = int(np.prod(shape[:-1]))
+    if lead == 1:
+        return Matrix(w)
+    return Matrix(sp.kron(sp.identity(lead, format="csr"), sp.csr_matrix(w), format="csr"))
+
+
+@register_converter(keras.layers.Dense, values=True)
+def convert_dense(layer, ctx, x, **_):
+    """Dense: one connection with the kernel; the bias goes to the neurons."""
+    kernel = ctx.weight(layer, "kernel")
+    shape = ctx.output_shapes[0]
+    y = ctx.linear(x, last_axis_matrix(kernel.T, x.shape), shape)
+    if layer.use_bias:
+        y = y + np.broadcast_to(ctx.weight(layer, "bias"), shape).ravel()
+    return ctx.activate(y, layer.activation)
+
+
+@register_converter(keras.layers.Activation, values=True)
+def convert_activation(layer, ctx, x, **_):
+    return ctx.activate(x, layer.activation)
+
+
+def identity(layer, ctx, x, **_):
+    """Layers that are the identity at inference (dropout, noise...)."""
+    return x
+
+
+for _cls in (
+    keras.layers.Dropout,
+    keras.layers.SpatialDropout1D,
+    keras.layers.SpatialDropout2D,
+    keras.layers.SpatialDropout3D,
+    keras.layers.GaussianNoise,
+    keras.layers.GaussianDropout,
+    keras.layers.AlphaDropout,
+    keras.layers.ActivityRegularization,
+    keras.layers.Identity,
+):
+    register_converter(_cls, identity, values=True)

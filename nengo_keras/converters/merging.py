@@ -1,0 +1,70 @@
+"""Merge layers: sums are free, Concatenate moves elements, max/min use
+rectifier trees, products are Nodes."""
+
+from __future__ import annotations
+
+import functools
+
+import keras
+import numpy as np
+
+from .._linear import selection
+from ..registry import register_converter
+from . import _neural
+from ._probe import convert_by_index_map
+
+
+def broadcast(ctx, x, shape):
+    """``x`` broadcast (NumPy rules) to ``shape``."""
+    shape = tuple(shape)
+    if x.shape == shape:
+        return x
+    if x.size == int(np.prod(shape)):
+        return x.reshape(shape)
+    idx = np.arange(x.size).reshape(x.shape)
+    return ctx.linear(x, selection(np.broadcast_to(idx, shape).ravel(), x.size), shape)
+
+
+def _broadcast_all(ctx, inputs):
+    shape = ctx.output_shapes[0]
+    return [broadcast(ctx, x, shape) for x in inputs]
+
+
+@register_converter(keras.layers.Add, values=True)
+def convert_add(layer, ctx, *inputs, **_):
+    return functools.reduce(lambda a, b: a + b, _broadcast_all(ctx, inputs))
+
+
+@register_converter(keras.layers.Subtract, values=True)
+def convert_subtract(layer, ctx, a, b, **_):
+    a, b = _broadcast_all(ctx, (a, b))
+    return a - b
+
+
+@register_converter(keras.layers.Average, values=True)
+def convert_average(layer, ctx, *inputs, **_):
+    total = convert_add(layer, ctx, *inputs)
+    return total.scale(1.0 / len(inputs))
+
+
+@register_converter(keras.layers.Maximum, values=True)
+def convert_maximum(layer, ctx, *inputs, **_):
+    return _neural.maximum(ctx, _broadcast_all(ctx, inputs))
+
+
+@register_converter(keras.layers.Minimum, values=True)
+def convert_minimum(layer, ctx, *inputs, **_):
+    return _neural.minimum(ctx, _broadcast_all(ctx, inputs))
+
+
+register_converter(keras.layers.Concatenate, convert_by_index_map, values=True)
+
+
+def _product(*arrays):
+    return functools.reduce(np.multiply, arrays)
+
+
+@register_converter(keras.layers.Multiply, values=True)
+def convert_multiply(layer, ctx, *inputs, **_):
+    """Elementwise products are not linear: a Node computes them."""
+    return ctx.node(_product, _broadcast_all(ctx, inputs), ctx.output_shapes[0])

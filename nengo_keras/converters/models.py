@@ -1,0 +1,34 @@
+"""Nested Functional and Sequential models become sub-networks."""
+
+from __future__ import annotations
+
+import keras
+
+from .. import _keras_graph as kg
+from ..registry import register_converter
+
+
+def convert_model(model, ctx, *inputs, **_):
+    """Convert the inner graph into a `nengo.Network` inside the current one.
+
+    Its layers appear in the conversion report under ``outer/inner`` paths.
+    """
+    graph = kg.graph_of(model)
+    if len(graph.inputs) != len(inputs):
+        ctx.unsupported(
+            f"the nested model takes {len(graph.inputs)} inputs but is called "
+            f"with {len(inputs)}"
+        )
+    values = {id(kt): x for kt, x in zip(graph.inputs, inputs)}
+    walker = ctx.walker
+    walker.path.append(model.name)
+    try:
+        with ctx.subnetwork(ctx.label()):
+            walker.walk(graph, values)
+    finally:
+        walker.path.pop()
+    return [values[id(kt)] for kt in graph.outputs]
+
+
+register_converter(kg.functional_class(), convert_model, values=True)
+register_converter(keras.Sequential, convert_model, values=True)

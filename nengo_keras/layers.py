@@ -1,0 +1,1 @@
+"""Keras 3 layers for spiking models (arriving in a later release)."""

@@ -1,0 +1,281 @@
+"""`ConvertedModel`: what `nengo_keras.to_nengo` returns."""
+
+from __future__ import annotations
+
+import collections
+import collections.abc
+
+import keras
+import nengo
+import numpy as np
+
+from . import _keras_graph as kg
+
+
+class TensorMap(collections.abc.Mapping):
+    """Maps Keras tensors to Nengo objects; also accepts layers and names.
+
+    A key may be a KerasTensor, a layer called once (its output), or a name
+    (layer name or tensor name). Iterating yields the KerasTensors.
+    """
+
+    def __init__(self, items, make=None):
+        self._items = collections.OrderedDict()
+        self._tensors = {}
+        self._by_layer = collections.defaultdict(list)
+        self._by_name = collections.defaultdict(list)
+        self._make = make
+        for kt, item in items:
+            self._items[id(kt)] = item
+            self._tensors[id(kt)] = kt
+            history = kg.producer(kt)
+            if history is not None:
+                self._by_layer[id(history[0])].append(kt)
+                self._by_name[history[0].name].append(kt)
+            self._by_name[kt.name].append(kt)
+
+    def _resolve(self, key):
+        if isinstance(key, keras.KerasTensor):
+            if id(key) in self._items:
+                return key
+            raise KeyError(f"{key} is not a tensor of the converted graph")
+        if isinstance(key, str):
+            found = self._by_name.get(key, [])
+            what = f"name {key!r}"
+        else:
+            found = self._by_layer.get(id(key), [])
+            what = f"layer {getattr(key, 'name', key)!r}"
+        unique = list({id(t): t for t in found}.values())
+        if len(unique) == 1:
+            return unique[0]
+        if not unique:
+            raise KeyError(f"no tensor of the converted graph matches {what}")
+        raise KeyError(
+            f"{what} has {len(unique)} output tensors (a shared layer or several "
+            f"outputs); index with the Keras tensor instead"
+        )
+
+    def __getitem__(self, key):
+        kt = self._resolve(key)
+        item = self._items[id(kt)]
+        return item if self._make is None else self._make(item)
+
+    def __iter__(self):
+        return iter(self._tensors.values())
+
+    def __len__(self):
+        return len(self._items)
+
+    def __contains__(self, key):
+        try:
+            self._resolve(key)
+        except KeyError:
+            return False
+        return True
+
+
+class ConvertedModel:
+    """A Keras model converted to Nengo (returned by `nengo_keras.to_nengo`).
+
+    Attributes
+    ----------
+    net : nengo.Network
+        The Nengo network; runs in any Nengo simulator.
+    model : keras.Model
+        The converted Keras model (unchanged).
+    inputs : TensorMap
+        Keras input tensor / layer / name -> input `nengo.Node`.
+    outputs : TensorMap
+        Keras output tensor / layer / name -> `nengo.Probe` on that output.
+    layers : TensorMap
+        Any tensor of the graph -> the Nengo object computing it (a
+        pass-through Node is added to ``net`` on first access if the tensor
+        was fused into its consumers).
+    report : list of LayerReport
+        What every layer call became (tier, converter, neurons).
+    conversion_time : float
+        Seconds taken by the conversion.
+
+    Examples
+    --------
+    >>> result = nengo_keras.to_nengo(model)
+    >>> out = result.run(x_test[:5], n_steps=1)  # shape (5, 1, *output_shape)
+    >>> print(result.summary())
+    """
+
+    def __init__(
+        self, net, model, inputs, outputs, values, report, context, conversion_time
+    ):
+        self.net = net
+        self.model = model
+        self.inputs = TensorMap(inputs)
+        self.outputs = TensorMap(outputs)
+        self.layers = TensorMap(
+            [(kt, value) for kt, value, _ in values] + [(kt, n) for kt, n in inputs],
+            make=self._object_of,
+        )
+        self.report = report
+        self.options = context.options
+        self.conversion_time = conversion_time
+        self._ctx = context
+
+    def _object_of(self, value):
+        if isinstance(value, nengo.base.NengoObject):
+            return value
+        with self.net:
+            return self._ctx.materialize(value, label="layer output")
+
+    # --- reporting ----------------------------------------------------------
+
+    def tier_summary(self):
+        """Share of layers and neurons per tier.
+
+        Returns
+        -------
+        dict
+            ``{tier: {"layers": int, "neurons": int}}`` for every tier present.
+        """
+        summary = {}
+        for r in self.report:
+            entry = summary.setdefault(r.tier, {"layers": 0, "neurons": 0})
+            entry["layers"] += 1
+            entry["neurons"] += r.n_neurons
+        return summary
+
+    @property
+    def n_neurons(self):
+        return sum(r.n_neurons for r in self.report)
+
+    def summary(self):
+        """A table of the per-layer report, as a string."""
+        rows = [("layer", "type", "tier", "neurons", "nodes", "converter")]
+        for r in self.report:
+            name = f"{r.path}/{r.name}" if r.path else r.name
+            rows.append(
+                (name, r.type, r.tier, str(r.n_neurons), str(r.n_nodes), r.converter)
+            )
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        parts = [
+            f"{tier}: {v['layers']} layers, {v['neurons']} neurons"
+            for tier, v in self.tier_summary().items()
+        ]
+        lines.append("")
+        lines.append(f"{len(self.report)} layer calls; " + "; ".join(parts))
+        return "\n".join(lines)
+
+    # --- running ----------------------------------------------------------------
+
+    def probe(self, key, synapse=None):
+        """Add a `nengo.Probe` on any tensor of the graph (see ``layers``)."""
+        obj = self.layers[key]
+        with self.net:
+            return nengo.Probe(obj, synapse=synapse)
+
+    def run(
+        self,
+        x,
+        n_steps=1,
+        *,
+        dt=0.001,
+        simulator=None,
+        probes=None,
+        progress_bar=False,
+        seed=None,
+        **sim_kwargs,
+    ):
+        """Run a batch of inputs through the network, one sample at a time.
+
+        Parameters
+        ----------
+        x : array or list or dict
+            Input data, shaped ``(batch, *input_shape)`` (presented constantly)
+            or ``(batch, n_steps, *input_shape)`` (one row per step). Several
+            inputs: a list in model input order or a dict keyed like ``inputs``.
+        n_steps : int
+            Steps per sample (ignored for time-varying input, whose length counts).
+        dt : float
+            Simulator time step.
+        simulator : type, optional
+            Simulator class (default `nengo.Simulator`); any Nengo backend works.
+        probes : list, optional
+            Probes to return instead of the model outputs.
+        progress_bar : bool
+            Show a progress bar over samples (needs ``tqdm``).
+        seed : int, optional
+            Simulator seed.
+        sim_kwargs
+            Passed to the simulator.
+
+        Returns
+        -------
+        array or list of arrays
+            One array per output (or probe), shaped ``(batch, n_steps, *shape)``.
+        """
+        from .simulation import run_batch
+
+        return run_batch(
+            self,
+            x,
+            n_steps=n_steps,
+            dt=dt,
+            simulator=simulator,
+            probes=probes,
+            progress_bar=progress_bar,
+            seed=seed,
+            **sim_kwargs,
+        )
+
+    def predict(self, x, n_steps=1, **kwargs):
+        """The outputs at the last step: like ``model.predict``, shapes
+        ``(batch, *output_shape)``."""
+        out = self.run(x, n_steps=n_steps, **kwargs)
+        if isinstance(out, list):
+            return [o[:, -1] for o in out]
+        return out[:, -1]
+
+    def verify(self, inputs=None, atol=1e-5, rtol=1e-4, simulator=None):
+        """Check that the network computes what the Keras model computes.
+
+        Runs both on the same inputs (default: one uniform random sample in
+        [0, 1)) for one step and compares every output:
+        ``max|nengo - keras| <= atol + rtol * max|keras|``, i.e. ``rtol`` is
+        relative to the output's scale.
+
+        Returns
+        -------
+        True
+            On success.
+
+        Raises
+        ------
+        ValueError
+            If they differ (with the largest difference), or if the network has
+            spiking neurons or synapses, whose outputs are not meant to equal the
+            Keras model's after one step.
+        """
+        from .simulation import check_verifiable, format_inputs
+
+        check_verifiable(self)
+        if inputs is None:
+            rng = np.random.default_rng(0)
+            inputs = [rng.uniform(size=(1,) + kg.tensor_shape(kt)) for kt in self.inputs]
+        arrays = format_inputs(self, inputs)
+        expected = self.model.predict(
+            arrays if len(arrays) > 1 else arrays[0], verbose=0
+        )
+        expected = expected if isinstance(expected, (list, tuple)) else [expected]
+        got = self.run(arrays, n_steps=1, simulator=simulator)
+        got = got if isinstance(got, list) else [got]
+        for kt, e, g in zip(self.outputs, expected, got):
+            e = np.asarray(e, dtype=np.float64)
+            g = g[:, -1].reshape(e.shape)
+            err = np.max(np.abs(g - e)) if e.size else 0.0
+            scale = np.max(np.abs(e)) if e.size else 0.0
+            if not err <= atol + rtol * scale:
+                raise ValueError(
+                    f"Nengo output for {kt.name!r} differs from Keras: max |error| = "
+                    f"{err:.3g}, output scale {scale:.3g} (atol={atol}, rtol={rtol})"
+                )
+        return True
