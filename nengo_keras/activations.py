@@ -83,7 +83,9 @@ def canonical_name(activation):
         return "linear"
     if isinstance(activation, str):
         name = activation.lower()
-        return ALIASES.get(name, name)
+        name = ALIASES.get(name, name)
+        known = hasattr(keras.activations, name) or name in DEFAULT_NEURONS
+        return name if known or name in _builders else None
     name = _lookup_table().get(id(activation))
     if name is None:
         # Keras activation objects (e.g. serialised lambdas) keep their name.
@@ -169,13 +171,21 @@ def with_amplitude(neuron_type, factor):
     """A copy of ``neuron_type`` with its ``amplitude`` multiplied by ``factor``."""
     if factor == 1:
         return neuron_type
-    params = {p: getattr(neuron_type, p) for p in neuron_type.params}
-    params["amplitude"] = params["amplitude"] * factor
+    return copy_neuron_type(neuron_type, amplitude=neuron_type.amplitude * factor)
+
+
+def copy_neuron_type(neuron_type, **changes):
+    """A new instance of a neuron type with some constructor arguments changed."""
+    import inspect
+
+    names = inspect.signature(type(neuron_type).__init__).parameters
+    params = {n: getattr(neuron_type, n) for n in names if hasattr(neuron_type, n)}
+    params.update(changes)
     return type(neuron_type)(**params)
 
 
 def has_amplitude(neuron_type):
-    return "amplitude" in getattr(neuron_type, "params", ())
+    return hasattr(neuron_type, "amplitude")
 
 
 _builders = {}

@@ -17,6 +17,9 @@ from .values import Value
 
 TIERS = ("neural", "node", "fallback")
 
+# What can be the ``pre`` of a nengo.Connection
+NENGO_OUTPUTS = (nengo.base.NengoObject, nengo.base.ObjView, nengo.ensemble.Neurons)
+
 
 class Unsupported(Exception):
     """Raised by a converter for a layer configuration it cannot convert.
@@ -263,7 +266,7 @@ class ConversionContext:
 
     def materialize(self, value, label=None):
         """The Nengo object computing ``value`` (a pass-through Node if needed)."""
-        if isinstance(value, (nengo.base.NengoObject, nengo.base.ObjView)):
+        if isinstance(value, NENGO_OUTPUTS):
             return value
         obj = value.obj
         if obj is not None:
@@ -323,7 +326,7 @@ class ConversionContext:
             return obj if obj.shape == tuple(shape) else obj.reshape(shape)
         if isinstance(obj, nengo.Ensemble):
             obj = obj.neurons if obj.dimensions != int(np.prod(shape)) else obj
-        if not isinstance(obj, (nengo.base.NengoObject, nengo.base.ObjView)):
+        if not isinstance(obj, NENGO_OUTPUTS):
             raise TypeError(
                 f"the converter returned {obj!r}; expected a Nengo object (Node, "
                 f"Ensemble.neurons, ...) or a nengo_keras Value"

@@ -24,7 +24,16 @@ class ConversionError(TypeError):
 
     def __init__(self, problems, header=None):
         self.problems = list(problems)
-        lines = [header or "Unable to convert the model to native Nengo objects:"]
+        if header is None:
+            names = [getattr(layer, "name", None) for layer, _, _ in self.problems]
+            names = list(dict.fromkeys(n for n in names if n))
+            noun = "layer" if len(names) == 1 else "layers"
+            header = (
+                f"Unable to convert {noun} {', '.join(names)} to native Nengo objects:"
+                if names
+                else "Unable to convert the model to native Nengo objects:"
+            )
+        lines = [header]
         for layer, what, fix in self.problems:
             where = "" if layer is None else f"{describe(layer)}: "
             lines.append(f"  - {where}{what}.")

@@ -10,6 +10,7 @@ import nengo
 import numpy as np
 
 from . import _keras_graph as kg
+from .values import Value
 
 
 class TensorMap(collections.abc.Mapping):
@@ -120,7 +121,7 @@ class ConvertedModel:
         self._ctx = context
 
     def _object_of(self, value):
-        if isinstance(value, nengo.base.NengoObject):
+        if not isinstance(value, Value):
             return value
         with self.net:
             return self._ctx.materialize(value, label="layer output")

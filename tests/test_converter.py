@@ -1,0 +1,351 @@
+"""The model-level conversion: graph walk, options, errors, the result object."""
+
+import copy
+import warnings
+
+import keras
+import nengo
+import numpy as np
+import pytest
+
+import nengo_keras
+from tests.helpers import assert_close, check_conversion, random_inputs, tiers
+
+L = keras.layers
+
+
+def seed_model():
+    inp = keras.Input(shape=(28, 28, 3))
+    conv = L.Conv2D(filters=32, kernel_size=3, activation="relu")(inp)
+    flat = L.Flatten()(conv)
+    dense = L.Dense(units=10, activation="relu")(flat)
+    return keras.Model(inputs=inp, outputs=dense)
+
+
+@pytest.mark.backends
+def test_seed_model_runs_in_reference_simulator():
+    model = seed_model()
+    result = nengo_keras.to_nengo(model)
+    x = random_inputs(model, batch=1, low=0, high=1)[0]
+    result.inputs[model.input].output.set(x[0].ravel(), 0.001)
+    with nengo.Simulator(result.net, progress_bar=False) as sim:
+        sim.step()
+    got = sim.data[result.outputs[model.output]][-1]
+    assert_close(got, model.predict(x, verbose=0)[0])
+    assert {r.tier for r in result.report} == {"neural"}
+    # no pass-through nodes: only the input node exists
+    assert len(result.net.all_nodes) == 1
+
+
+@pytest.mark.backends
+def test_multiple_inputs_outputs_and_mid_model_output():
+    a = keras.Input((5,), name="a")
+    b = keras.Input((3,), name="b")
+    ha = L.Dense(4, activation="tanh", name="ha")(a)
+    hb = L.Dense(4, activation="sigmoid", name="hb")(b)
+    s = L.Add(name="sum")([ha, hb])
+    out = L.Dense(2, name="out")(s)
+    model = keras.Model([a, b], [out, ha])
+    result = check_conversion(model)
+    assert set(result.outputs) == set(model.outputs)
+    assert isinstance(result.outputs["ha"], nengo.Probe)
+    assert isinstance(result.inputs["b"], nengo.Node)
+
+
+def test_run_accepts_dict_inputs_and_time_varying_data():
+    a = keras.Input((2,), name="a")
+    b = keras.Input((2,), name="b")
+    out = L.Add()([a, b])
+    model = keras.Model([a, b], out)
+    result = nengo_keras.to_nengo(model)
+    xa = np.arange(8.0).reshape(2, 2, 2)  # (batch, n_steps, 2): time-varying
+    xb = np.ones((2, 2))  # constant
+    got = result.run({"a": xa, model.inputs[1]: xb})
+    assert got.shape == (2, 2, 2)
+    np.testing.assert_allclose(got, xa + 1)
+
+
+def test_nested_models_become_subnetworks():
+    inner = keras.Sequential(
+        [keras.Input((6,)), L.Dense(5, activation="relu"), L.Dense(4)], name="inner"
+    )
+    inp = keras.Input((6,))
+    x = inner(inp)
+    inner_f_in = keras.Input((4,))
+    inner_f = keras.Model(inner_f_in, L.Dense(3, activation="tanh")(inner_f_in), name="f")
+    out = inner_f(x)
+    model = keras.Model(inp, out)
+    result = check_conversion(model)
+    labels = {n.label for n in result.net.networks}
+    assert {"inner", "f"} <= labels
+    paths = {r.path for r in result.report}
+    assert {"inner", "f"} <= paths
+
+
+def test_shared_layer_needs_split_shared_weights():
+    inp = keras.Input((4,))
+    dense = L.Dense(4, activation="relu", name="shared")
+    out = dense(dense(inp))
+    model = keras.Model(inp, out)
+    with pytest.raises(nengo_keras.ConversionError, match="split_shared_weights"):
+        nengo_keras.to_nengo(model)
+    result = check_conversion(model, split_shared_weights=True)
+    assert [r.name for r in result.report] == ["shared", "shared[1]"]
+
+
+def test_bare_keras_ops_convert_natively():
+    a = keras.Input((4,))
+    b = keras.Input((4,))
+    x = L.Dense(4)(a) + 1
+    y = keras.ops.add(x, b)
+    z = keras.ops.multiply(y, 2.0) - keras.ops.reshape(keras.ops.flip(keras.ops.reshape(b, (-1, 2, 2)), axis=1), (-1, 4))
+    model = keras.Model([a, b], z)
+    result = check_conversion(model)
+    assert all(t == "neural" for t in tiers(result).values())
+
+
+@pytest.mark.parametrize(
+    "activation",
+    ["relu", "sigmoid", "tanh", "linear", None, keras.activations.relu, keras.ops.relu],
+)
+def test_activation_spellings(activation):
+    inp = keras.Input((6,))
+    model = keras.Model(inp, L.Dense(5, activation=activation)(inp))
+    result = check_conversion(model)
+    assert tiers(result) == {"dense": "neural"}
+
+
+def test_tensorflow_activation_functions():
+    tf = pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.nn functions run only on the TensorFlow backend")
+    inp = keras.Input((6,))
+    x = L.Dense(5, activation=tf.nn.relu)(inp)
+    x = L.Dense(5, activation=tf.nn.sigmoid)(x)
+    out = L.Dense(5, activation=tf.nn.tanh)(x)
+    result = check_conversion(keras.Model(inp, out))
+    types = {type(e.neuron_type) for e in result.net.all_ensembles}
+    assert types == {nengo.RectifiedLinear, nengo.Sigmoid, nengo.Tanh}
+
+
+def _dense_model(activation="relu"):
+    inp = keras.Input((8,))
+    x = L.Dense(16, activation=activation, name="hidden")(inp)
+    return keras.Model(inp, L.Dense(3, name="out")(x))
+
+
+@pytest.mark.parametrize(
+    "key", ["relu", keras.activations.relu, keras.ops.relu, nengo.RectifiedLinear()]
+)
+def test_swap_activations_keys(key):
+    result = nengo_keras.to_nengo(
+        _dense_model(), swap_activations={key: nengo.SpikingRectifiedLinear()}
+    )
+    (ens,) = result.net.all_ensembles
+    assert isinstance(ens.neuron_type, nengo.SpikingRectifiedLinear)
+
+
+def test_swap_activations_warns_on_unused_keys():
+    with pytest.warns(UserWarning, match="matched no activation"):
+        nengo_keras.to_nengo(_dense_model(), swap_activations={"tanh": nengo.LIF()})
+
+
+def test_swap_activations_rejects_unknown_keys():
+    with pytest.raises(ValueError, match="not a known activation"):
+        nengo_keras.to_nengo(_dense_model(), swap_activations={"nope": nengo.LIF()})
+
+
+@pytest.mark.parametrize("scale", [10.0, {"hidden": 5.0}])
+def test_scale_firing_rates_keeps_rate_outputs(scale):
+    model = _dense_model()
+    result = check_conversion(model, scale_firing_rates=scale)
+    (ens,) = result.net.all_ensembles
+    factor = 10.0 if not isinstance(scale, dict) else 5.0
+    assert np.allclose(ens.gain, factor)
+    assert np.isclose(ens.neuron_type.amplitude, 1 / factor)
+
+
+def test_scale_firing_rates_by_layer_object():
+    model = _dense_model()
+    result = check_conversion(model, scale_firing_rates={model.get_layer("hidden"): 3})
+    (ens,) = result.net.all_ensembles
+    assert np.allclose(ens.gain, 3)
+
+
+@pytest.mark.parametrize("scale", [0, -1, "x", {"hidden": 0}])
+def test_scale_firing_rates_rejects_bad_values(scale):
+    with pytest.raises(ValueError, match="scale_firing_rates"):
+        nengo_keras.to_nengo(_dense_model(), scale_firing_rates=scale)
+
+
+def test_synapse_only_on_connections_and_probes_leaving_neurons():
+    inp = keras.Input((8,))
+    x = L.Dense(16, activation="relu")(inp)
+    model = keras.Model(inp, x)
+    result = nengo_keras.to_nengo(model, synapse=0.005)
+    for conn in result.net.all_connections:
+        from_neurons = isinstance(conn.pre_obj, nengo.ensemble.Neurons)
+        assert (conn.synapse is not None) == from_neurons
+    (probe,) = result.net.all_probes
+    assert probe.synapse == nengo.Lowpass(0.005)
+
+
+def test_spiking_conversion_approaches_rate_output():
+    model = _dense_model()
+    x = random_inputs(model, batch=2, low=0, high=1)[0]
+    result = nengo_keras.to_nengo(
+        model,
+        swap_activations={"relu": nengo.SpikingRectifiedLinear()},
+        scale_firing_rates=200,
+        synapse=0.01,
+    )
+    out = result.run(x, n_steps=300)
+    expected = model.predict(x, verbose=0)
+    assert_close(out[:, -50:].mean(axis=1), expected, rtol=0.1, atol=0.02)
+    with pytest.raises(ValueError, match="spiking"):
+        result.verify()
+
+
+class Unknown(L.Layer):
+    def call(self, x):
+        return keras.ops.sin(x) * 2
+
+
+def test_fallback_node_computes_keras_layer():
+    inp = keras.Input((4,))
+    x = L.Dense(3)(inp)
+    out = Unknown(name="unknown")(x)
+    model = keras.Model(inp, out)
+    with pytest.warns(UserWarning, match="unknown"):
+        result = check_conversion(model)
+    assert tiers(result)["unknown"] == "fallback"
+
+
+def test_no_fallback_lists_every_unconvertible_layer():
+    inp = keras.Input((4,))
+    x = Unknown(name="first")(inp)
+    x = L.Dense(3)(x)
+    out = Unknown(name="second")(x)
+    model = keras.Model(inp, out)
+    with pytest.raises(nengo_keras.ConversionError) as info:
+        nengo_keras.to_nengo(model, allow_fallback=False)
+    assert isinstance(info.value, TypeError)
+    names = [layer.name for layer, _, _ in info.value.problems]
+    assert names == ["first", "second"]
+    message = str(info.value)
+    assert "'first' (Unknown)" in message and "register_converter" in message
+
+
+def test_tiers_option_rejects_node_tier_layers():
+    inp = keras.Input((4,))
+    out = L.Multiply(name="product")([L.Dense(4)(inp), inp])
+    model = keras.Model(inp, out)
+    check_conversion(model)
+    with pytest.raises(nengo_keras.ConversionError, match="'product'"):
+        nengo_keras.to_nengo(model, tiers=("neural",))
+
+
+def test_model_is_not_modified():
+    model = _dense_model()
+    config = copy.deepcopy(model.get_config())
+    weights = [w.copy() for w in model.get_weights()]
+    calls = [len(layer._inbound_nodes) for layer in model.layers]
+    nengo_keras.to_nengo(model).verify()
+    assert model.get_config() == config
+    for before, after in zip(weights, model.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    assert calls == [len(layer._inbound_nodes) for layer in model.layers]
+
+
+def test_loaded_model_converts(tmp_path):
+    model = seed_model()
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    x = random_inputs(model, batch=1)[0]
+    result = check_conversion(loaded, x)
+    assert_close(result.predict(x), model.predict(x, verbose=0))
+
+
+def test_unknown_input_shape_is_a_clear_error():
+    inp = keras.Input((None, 3))
+    model = keras.Model(inp, L.Dense(2)(inp))
+    with pytest.raises(nengo_keras.ConversionError, match="keras.Input"):
+        nengo_keras.to_nengo(model)
+
+
+def test_subclassed_model_is_a_clear_error():
+    class Sub(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = L.Dense(2)
+
+        def call(self, x):
+            return self.d(x)
+
+    model = Sub()
+    model(np.zeros((1, 3)))
+    with pytest.raises(nengo_keras.ConversionError, match="subclassed"):
+        nengo_keras.to_nengo(model)
+
+
+def test_bad_options_are_clear_errors():
+    model = _dense_model()
+    with pytest.raises(TypeError, match="allow_fallback"):
+        nengo_keras.to_nengo(model, allow_fallback="yes")
+    with pytest.raises(ValueError, match="tiers"):
+        nengo_keras.to_nengo(model, tiers=("spiking",))
+    with pytest.raises(TypeError, match="synapse"):
+        nengo_keras.to_nengo(model, synapse="fast")
+    with pytest.raises(TypeError, match="keras.Model"):
+        nengo_keras.to_nengo("model")
+
+
+def test_verify_reports_mismatch():
+    result = nengo_keras.to_nengo(
+        _dense_model(), swap_activations={"relu": nengo.LIFRate()}
+    )
+    with pytest.raises(ValueError, match="differs from Keras"):
+        result.verify()
+
+
+def test_report_summary_and_layers_mapping():
+    model = _dense_model()
+    result = nengo_keras.to_nengo(model)
+    text = result.summary()
+    assert "hidden" in text and "neural" in text
+    assert result.tier_summary() == {"neural": {"layers": 2, "neurons": 16}}
+    hidden = result.layers["hidden"]
+    assert isinstance(hidden, nengo.ensemble.Neurons)
+    out = result.layers[model.output]  # linear output: a pass-through node on demand
+    assert isinstance(out, nengo.Node) and out.output is None
+    with pytest.raises(KeyError):
+        result.layers["missing"]
+
+
+def test_model_and_sequential_classes(tmp_path):
+    inp = keras.Input((4,))
+    model = nengo_keras.Model(inp, L.Dense(3, activation="relu")(inp))
+    assert model.to_nengo().verify()
+    seq = nengo_keras.Sequential([keras.Input((4,)), L.Dense(3, activation="tanh")])
+    assert seq.to_nengo().verify()
+    path = tmp_path / "seq.keras"
+    seq.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, nengo_keras.Sequential)
+    assert loaded.to_nengo().verify()
+
+
+def test_unbuilt_sequential_is_a_clear_error():
+    with pytest.raises(nengo_keras.ConversionError, match="input shape"):
+        nengo_keras.to_nengo(keras.Sequential([L.Dense(2)]))
+
+
+def test_network_pickles():
+    import pickle
+
+    result = nengo_keras.to_nengo(_dense_model())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = pickle.loads(pickle.dumps(result.net))
+    assert len(net.all_ensembles) == 1
