@@ -181,7 +181,7 @@ class Conv(Linear):
             shape = t.output_shape
             if n_filters is not None:
                 spatial = list(shape.shape)
-                spatial[shape.channel_axis] = n_filters
+                spatial[len(spatial) - 1 if shape.channels_last else 0] = n_filters
                 shape = nengo.transforms.ChannelShape(spatial, shape.channels_last)
             kwargs["output_shape"] = shape
         return Conv(type(t)(**kwargs))
@@ -189,7 +189,8 @@ class Conv(Linear):
     def channel_vector(self, a, shape):
         """Per-channel factors of a vector over ``shape``, or None if it varies."""
         arr = np.broadcast_to(a, (int(np.prod(shape.shape)),)).reshape(shape.shape)
-        arr = np.moveaxis(arr, shape.channel_axis, -1).reshape(-1, shape.n_channels)
+        axis = len(shape.shape) - 1 if shape.channels_last else 0
+        arr = np.moveaxis(arr, axis, -1).reshape(-1, shape.n_channels)
         if np.all(arr == arr[:1]):
             return arr[0]
         return None

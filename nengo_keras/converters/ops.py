@@ -87,15 +87,9 @@ def convert_abs(op, ctx, x, **_):
     )
 
 
-def convert_clip(op, ctx, *inputs, **_):
+def convert_clip(op, ctx, x, **_):
     """``clip(x, lo, hi) = lo + relu(x - lo) - relu(x - hi)``, exact."""
-    args, kwargs = ctx.call_arguments(inputs)
-    x = args[0]
-    bounds = list(args[1:]) + [kwargs.get("x_min"), kwargs.get("x_max")]
-    bounds = [b for b in bounds if b is not None][:2]
-    if any(isinstance(b, Value) for b in bounds):
-        return ctx.fallback_function(keras_call(ctx), inputs, ctx.output_shapes[0])
-    lo, hi = (float(np.asarray(keras.ops.convert_to_numpy(b))) for b in bounds)
+    lo, hi = (float(np.asarray(keras.ops.convert_to_numpy(b))) for b in (op.x_min, op.x_max))
     both = ctx.relu(_neural.stack([x - lo, x - hi]))
     n = x.size
     return (
