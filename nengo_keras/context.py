@@ -215,16 +215,11 @@ class ConversionContext:
     def weight(self, layer, name):
         """A layer variable (``"kernel"``, ``"bias"``...) as a float64 array."""
         var = getattr(layer, name)
-        if var is None:
-            return None
-        return np.asarray(keras.ops.convert_to_numpy(var), dtype=np.float64)
+        return None if var is None else to_numpy(var)
 
     def weights(self, layer):
         """All of a layer's variables as float64 arrays, in ``layer.weights`` order."""
-        return [
-            np.asarray(keras.ops.convert_to_numpy(w), dtype=np.float64)
-            for w in layer.weights
-        ]
+        return [to_numpy(w) for w in layer.weights]
 
     # --- building blocks ------------------------------------------------------
 
@@ -440,6 +435,13 @@ class ConversionContext:
         )
         self.flags.add("fallback")
         return self.node(KerasFunction(fn), inputs, shape)
+
+
+def to_numpy(x):
+    """A Keras variable or tensor of any backend as a float64 NumPy array."""
+    if isinstance(x, keras.Variable):
+        x = x.value  # the backend tensor (avoids a NumPy 2 warning in Keras)
+    return np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float64)
 
 
 class NodeFunction:
