@@ -440,7 +440,8 @@ class ConversionContext:
 def to_numpy(x):
     """A Keras variable or tensor of any backend as a float64 NumPy array."""
     if isinstance(x, keras.Variable):
-        x = x.value  # the backend tensor (avoids a NumPy 2 warning in Keras)
+        # Variable.numpy() avoids a NumPy 2 deprecation path inside Keras
+        return np.asarray(x.numpy(), dtype=np.float64)
     return np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float64)
 
 
