@@ -271,7 +271,7 @@ class ConversionContext:
         else:
             node = nengo.Node(size_in=value.size, label=label or self.label())
             self.connect(value, node)
-        value.materialized = node
+        value.become(node)
         return node
 
     def linear(self, value, transform, shape):
@@ -280,8 +280,6 @@ class ConversionContext:
         The transform fuses into the value's terms where Nengo can express the
         result; otherwise the value is materialized first.
         """
-        if value.materialized is not None:
-            value = Value.of(value.materialized, value.shape)
         out = value.apply(transform, shape)
         if out is None:
             out = Value.of(self.materialize(value), value.shape).apply(transform, shape)
@@ -371,7 +369,10 @@ class ConversionContext:
             neuron_type=neuron_type,
             gain=np.array(scale),
             bias=scale * value.bias_or_zeros(),
-            encoders=nengo.dists.Choice([[1.0]]),
+            # explicit arrays: nothing to sample at build time (these neurons
+            # are driven through .neurons, so encoders and eval points are unused)
+            encoders=np.ones((value.size, 1)),
+            eval_points=np.zeros((1, 1)),
             label=label or self.label(),
         )
         self.connect(value, ens.neurons, bias=False)

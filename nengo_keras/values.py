@@ -60,7 +60,6 @@ class Value:
             self.bias = None
         if self.bias is not None:
             self.bias = np.broadcast_to(self.bias, (self.size,))
-        self.materialized = None  # the Node made for it, set by the context
 
     @classmethod
     def of(cls, obj, shape):
@@ -72,6 +71,17 @@ class Value:
                 f"{value.shape} ({value.size} elements)"
             )
         return value
+
+    def become(self, obj):
+        """Make this value read ``obj`` from now on (``obj`` computes it).
+
+        The one exception to immutability: after a value is materialized, every
+        user of it, present and future, must read the Node rather than
+        recompute the terms.
+        """
+        assert obj.size_out == self.size
+        self.terms = (Term(obj),)
+        self.bias = None
 
     @classmethod
     def constant(cls, array, shape=None):
@@ -86,8 +96,6 @@ class Value:
     @property
     def obj(self):
         """The single Nengo object this value is, or None if it is a sum."""
-        if self.materialized is not None:
-            return self.materialized
         if len(self.terms) == 1 and self.bias is None:
             (term,) = self.terms
             if term.transform is None and term.out_idx is None:
