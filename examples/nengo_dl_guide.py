@@ -91,22 +91,17 @@ else:
 @nengo_keras.Converter.register(AddOne)
 class ConvertAddOne(nengo_keras.converter.LayerConverter):
     def convert(self, node_id):
-        # create a Nengo object representing the output of this layer node
+        # the Nengo object that outputs this layer call's result
         output = self.add_nengo_obj(node_id)
 
-        # connect up the input of the layer node
+        # feed the call's input into it
         self.add_connection(node_id, output)
 
-        # create a node to output a constant 1 vector
+        # add a constant vector of ones
         bias = nengo.Node([1] * output.size_in)
-
-        # connect up the bias node to the output (thereby adding one to the
-        # input values)
         conn = nengo.Connection(bias, output, synapse=None)
 
-        # mark the above connection as non-trainable (since we didn't have any
-        # trainable parameters in the AddOne layer, we don't want any in the
-        # converted Nengo equivalent either)
+        # the layer has no weights, so nothing here should be trainable
         self.converter.net.config[conn].trainable = False
 
         return output

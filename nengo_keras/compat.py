@@ -115,7 +115,9 @@ swap_activations, scale_firing_rates, synapse
 
     @classmethod
     def register(cls, keras_layer):
-        """Decorator registering a `LayerConverter` subclass for a layer class.
+        """Decorator registering a ``LayerConverter`` subclass for a layer class.
+
+        See `~nengo_keras.converter.LayerConverter`.
 
         Examples
         --------

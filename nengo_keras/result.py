@@ -145,6 +145,7 @@ class ConvertedModel:
 
     @property
     def n_neurons(self):
+        """Total number of neurons in the network (int)."""
         return sum(r.n_neurons for r in self.report)
 
     def summary(self):

@@ -7,7 +7,7 @@ layers in this unevaluated form lets consecutive linear layers fuse into one
 Nengo connection and lets biases land in Ensemble biases, so the converted
 network has no pass-through Nodes for Flatten, Reshape, Add, Concatenate,
 BatchNormalization, etc. A Value becomes a real Nengo object only when
-something needs one (`ConversionContext.materialize`).
+something needs one (`nengo_keras.ConversionContext.materialize`).
 
 Values are immutable; every operation returns a new one. Arrays are flattened
 in C order of the Keras shape without the batch axis, as in NengoDL.

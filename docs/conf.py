@@ -1,0 +1,48 @@
+"""Sphinx configuration for the nengo_keras documentation.
+
+Build with ``python3 run.py docs`` (warnings are errors). The build needs no
+network access: there is no intersphinx, and the theme ships with Sphinx.
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Document this checkout even where nengo_keras is not installed.
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+
+import nengo_keras  # noqa: E402
+
+project = "nengo_keras"
+author = "nengo_keras developers"
+copyright = "nengo_keras developers"
+release = nengo_keras.__version__
+version = ".".join(release.split(".")[:2])
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+]
+
+exclude_patterns = ["_build"]
+# `name` in docstrings links to the Python object of that name where one is
+# documented here, and renders as code otherwise.
+default_role = "py:obj"
+
+autosummary_generate = False  # the API pages list their entries explicitly
+autodoc_member_order = "bysource"
+autodoc_typehints = "none"  # the numpydoc sections carry the types
+
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_attributes_as_param_list = True
+
+html_theme = "alabaster"
+html_title = f"nengo_keras {release}"
+html_static_path = []
+html_theme_options = {
+    "description": "Keras 3 models as native Nengo networks",
+    "fixed_sidebar": True,
+}
