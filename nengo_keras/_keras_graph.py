@@ -95,6 +95,10 @@ def graph_of(model):
         subclassed model whose ``call`` is arbitrary Python).
     """
     functional = _functional_of(model)
+    if functional is None and not isinstance(model, keras.Sequential):
+        traced = _trace_subclassed(model)
+        if traced is not None:
+            return traced
     if functional is None:
         if isinstance(model, keras.Sequential):
             raise ConversionError(
@@ -111,11 +115,12 @@ def graph_of(model):
             [
                 (
                     model,
-                    f"cannot read the layer graph of a subclassed "
-                    f"`{type(model).__name__}` model (its `call` is Python code)",
-                    "build the model with the functional API or "
-                    "`keras.Sequential`, or give the model class a `to_nengo` "
-                    "method (see `nengo_keras.NengoConvertible`)",
+                    f"cannot read the layer graph of the subclassed "
+                    f"`{type(model).__name__}` model: it is not built with one "
+                    f"input, or its `call` does not run on symbolic tensors",
+                    "call the model once on data (or `model.build(shape)`) before "
+                    "converting, or build it with the functional API or "
+                    "`keras.Sequential`",
                 )
             ]
         )
@@ -159,6 +164,10 @@ def trace(layer, graph_node):
     args, kwargs = graph_node.fill_in(
         {id(kt): new for kt, new in zip(graph_node.input_tensors, fresh)}
     )
+    return _trace_call(layer, fresh, args, kwargs)
+
+
+def _trace_call(layer, fresh, args, kwargs):
     layers = layer._flatten_layers(include_self=True) if hasattr(layer, "_flatten_layers") else [layer]
     saved = [(x, list(x._inbound_nodes), list(x._outbound_nodes)) for x in layers]
     try:
@@ -173,6 +182,23 @@ def trace(layer, graph_node):
             x._outbound_nodes[:] = outbound
 
 
+def _trace_subclassed(model):
+    """The graph of a built subclassed model's ``call`` (single input), or None."""
+    shapes = getattr(model, "_build_shapes_dict", None) or {}
+    if len(shapes) != 1:
+        return None
+    (shape,) = shapes.values()
+    if not isinstance(shape, (tuple, list)) or not all(
+        isinstance(s, int) or s is None for s in shape
+    ):
+        return None
+    fresh = keras.KerasTensor((None,) + tuple(shape[1:]), name="input")
+    try:
+        return _trace_call(model, [fresh], (fresh,), {})
+    except Exception:  # arbitrary Python in call: report it as untraceable
+        return None
+
+
 def _call_index(node):
     for i, other in enumerate(getattr(node.operation, "_inbound_nodes", [])):
         if other is node:
@@ -183,7 +209,7 @@ def _call_index(node):
 def producer(tensor):
     """Return ``(operation, call_index, output_index)`` that made ``tensor``."""
     history = getattr(tensor, "_keras_history", None)
-    if history is None:
+    if history is None or history.operation is None:
         return None
     return history.operation, history.node_index, history.tensor_index
 

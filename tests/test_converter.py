@@ -300,19 +300,29 @@ def test_unknown_input_shape_is_a_clear_error():
         nengo_keras.to_nengo(model)
 
 
-def test_subclassed_model_is_a_clear_error():
-    class Sub(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.d = L.Dense(2)
+class Sub(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.d = L.Dense(5, activation="relu")
+        self.e = L.Dense(3)
 
-        def call(self, x):
-            return self.d(x)
+    def call(self, x):
+        return self.e(keras.ops.relu(self.d(x)) + 1.0)
 
+
+def test_subclassed_model_converts_by_tracing():
     model = Sub()
-    model(np.zeros((1, 3)))
+    model(np.zeros((1, 4)))
+    inbound = [len(x._inbound_nodes) for x in (model, model.d, model.e)]
+    result = nengo_keras.to_nengo(model)
+    x = np.random.default_rng(0).uniform(size=(3, 4))
+    assert_close(result.predict(x), model.predict(x, verbose=0))
+    assert inbound == [len(x._inbound_nodes) for x in (model, model.d, model.e)]
+
+
+def test_unbuilt_subclassed_model_is_a_clear_error():
     with pytest.raises(nengo_keras.ConversionError, match="subclassed"):
-        nengo_keras.to_nengo(model)
+        nengo_keras.to_nengo(Sub())
 
 
 def test_bad_options_are_clear_errors():
