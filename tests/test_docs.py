@@ -115,3 +115,12 @@ def test_docs_build_without_warnings(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if "absl::" not in line]
     warnings = [line for line in lines if "WARNING" in line or "ERROR" in line]
     assert proc.returncode == 0 and not warnings, proc.stderr
+
+
+def test_readme_example_runs(restore_registries):
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {"__name__": "readme"})
