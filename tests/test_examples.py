@@ -57,6 +57,7 @@ def test_quickstart_trained_and_spiking():
     assert table[100, 300][1] >= keras_acc - 0.1
 
 
+@pytest.mark.backends
 def test_nengo_dl_guide():
     out = run_example("nengo_dl_guide")
     assert "[[0. 0. 0. 0. 0. 0. 0. 0. 0. 0.]]" in out
