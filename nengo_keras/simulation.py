@@ -1,11 +1,29 @@
-"""Running converted networks on batches of data."""
+"""Running converted networks on batches of data, serially or in parallel.
+
+Every sample is simulated on its own from a reset simulator, so a sample's
+result does not depend on which worker runs it or which other samples share
+its chunk. A `Plan` holds what a worker needs (the network, the input Nodes
+and the probes); workers in other processes receive it pickled, build their
+simulator once and keep it for every chunk they are given.
+"""
 
 from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import math
+import os
+import pickle
+import threading
+import uuid
+import warnings
 
 import nengo
 import numpy as np
 
 from . import _keras_graph as kg
+
+EXECUTORS = ("serial", "threads", "processes")
 
 
 def format_inputs(result, x):
@@ -59,6 +77,293 @@ def _split_time(array, shape, name):
     )
 
 
+def prepare_inputs(result, x, n_steps):
+    """Flat per-sample input arrays and the number of steps to run.
+
+    Time-varying inputs (with a time axis) set ``n_steps`` to their length.
+    """
+    arrays = format_inputs(result, x)
+    data, lengths = [], set()
+    for kt, array in zip(result.inputs, arrays):
+        flat, steps = _split_time(array, kg.tensor_shape(kt), kt.name)
+        data.append(flat)
+        if steps is not None:
+            lengths.add(steps)
+    if len(lengths) > 1:
+        raise ValueError(
+            f"time-varying inputs have different numbers of steps {sorted(lengths)}"
+        )
+    return data, (lengths.pop() if lengths else int(n_steps))
+
+
+class Plan:
+    """What a worker needs to simulate samples: picklable if the network is.
+
+    Attributes
+    ----------
+    net : nengo.Network
+        The network to build (it contains every probe below).
+    feeds : list of nengo.Node
+        Input Nodes whose output is an ``InputFeed``, in model input order.
+    probes, shapes : list
+        Probes recorded at every step, and the shape of one step of each.
+    sums : list of nengo.Probe
+        Probes whose output is only summed over the steps of each sample.
+    """
+
+    def __init__(self, net, feeds, probes, shapes, sums, dt, simulator, seed, sim_kwargs):
+        self.net = net
+        self.feeds = list(feeds)
+        self.probes = list(probes)
+        self.shapes = [tuple(s) for s in shapes]
+        self.sums = list(sums)
+        self.dt = dt
+        self.simulator = simulator
+        self.seed = seed
+        self.sim_kwargs = dict(sim_kwargs)
+
+    def build(self):
+        return self.simulator(
+            self.net, dt=self.dt, seed=self.seed, progress_bar=False, **self.sim_kwargs
+        )
+
+
+def make_plan(result, *, dt, simulator, seed, sim_kwargs, probes=None, ensembles=()):
+    """A `Plan` for ``result``; ``ensembles`` get summed probes on their neurons.
+
+    The plan's network is a new network with seed ``seed`` that contains
+    ``result.net`` and the extra probes: the converted network is left as it
+    is, and every worker that builds the plan gets the same seeds (Nengo
+    derives every object's seed from the top-level network's).
+    """
+    if probes is None:
+        probes = list(result.outputs.values())
+        shapes = [kg.tensor_shape(kt) for kt in result.outputs]
+    else:
+        shapes = [(p.size_in,) for p in probes]
+    net = nengo.Network(label=result.net.label, seed=seed)
+    net.networks.append(result.net)
+    with net:
+        sums = [nengo.Probe(e.neurons, synapse=None) for e in ensembles]
+    feeds = list(result.inputs.values())
+    return Plan(net, feeds, probes, shapes, sums, dt, simulator, seed, sim_kwargs)
+
+
+def simulate(sim, plan, inputs, seeds, n_steps, progress=None):
+    """Run every sample of ``inputs`` from a reset state in simulator ``sim``.
+
+    Returns ``(outputs, sums)``: per probe ``(batch, n_steps, *shape)`` arrays,
+    and per summed probe ``(batch, size)`` arrays of sums over the steps.
+    """
+    batch = inputs[0].shape[0]
+    outputs = [np.zeros((batch, n_steps) + s) for s in plan.shapes]
+    sums = [np.zeros((batch, p.size_in)) for p in plan.sums]
+    try:
+        for i in range(batch):
+            for node, data in zip(plan.feeds, inputs):
+                node.output.set(data[i], plan.dt)
+            sim.reset(seed=int(seeds[i]))
+            sim.run_steps(n_steps)
+            for out, p, shape in zip(outputs, plan.probes, plan.shapes):
+                out[i] = np.asarray(sim.data[p][-n_steps:]).reshape((n_steps,) + shape)
+            for total, p in zip(sums, plan.sums):
+                total[i] = np.sum(sim.data[p][-n_steps:], axis=0)
+            if progress is not None:
+                progress(1)
+    finally:
+        for node in plan.feeds:
+            node.output.set(None, plan.dt)
+    return outputs, sums
+
+
+# --- workers -----------------------------------------------------------------
+
+_local = threading.local()  # per worker thread: (key, plan, simulator)
+_payloads = {}  # key -> pickled Plan, preloaded in our own process pools
+
+
+def _preload(key, payload):
+    _payloads.clear()
+    _payloads[key] = payload
+
+
+def _work(key, payload, inputs, seeds, n_steps):
+    """Simulate one chunk in a worker, building its simulator on first use."""
+    cached = getattr(_local, "cached", None)
+    if cached is None or cached[0] != key:
+        if cached is not None:
+            cached[2].close()
+            _local.cached = None
+        with warnings.catch_warnings():
+            # harmless: nengo re-checks pass-through Nodes when unpickling them,
+            # and parallel builds find the decoder cache locked by another
+            warnings.filterwarnings("ignore", message=".*being overwritten")
+            warnings.filterwarnings("ignore", message="Decoder cache could not")
+            plan = pickle.loads(payload if payload is not None else _payloads[key])
+            _local.cached = (key, plan, plan.build())
+    _, plan, sim = _local.cached
+    return simulate(sim, plan, inputs, seeds, n_steps)
+
+
+def sample_seeds(seed, n):
+    """Build seed and one seed per sample (so results do not depend on chunking)."""
+    if seed is None:
+        seed = int(np.random.randint(2**31))
+    return int(seed), (int(seed) + 1 + np.arange(n)) % 2**32
+
+
+def run_plan(plan, inputs, n_steps, seeds, *, executor=None, n_workers=None,
+             chunk_size=None, progress_bar=False, on_sums=None):
+    """Simulate every sample of ``inputs`` with ``plan``.
+
+    ``executor`` is None or ``"serial"`` (in this process), ``"threads"``,
+    ``"processes"``, or any `concurrent.futures.Executor` (e.g. a Dask
+    client's ``client.get_executor()``). Samples go to workers in chunks of
+    ``chunk_size``.
+
+    Returns the outputs, per probe ``(batch, n_steps, *shape)``. The per-sample
+    sums of ``plan.sums`` are handed to ``on_sums(list of (chunk, size) arrays)``
+    chunk by chunk, in sample order whatever order the workers finish in, so
+    that folding them gives the same result for every executor.
+    """
+    batch = inputs[0].shape[0]
+    on_sums = on_sums or (lambda sums: None)
+    with _progress(progress_bar, batch, "samples") as progress:
+        mode = _mode(executor, n_workers, batch)
+        payload = None
+        if mode != "serial":
+            payload, mode = _pickle_plan(plan, mode)
+        if mode == "serial":
+            size = chunk_size or 64  # bounds the memory the sums take
+            parts = []
+            with plan.build() as sim:
+                for s in range(0, batch, size):
+                    e = min(s + size, batch)
+                    chunk = [a[s:e] for a in inputs]
+                    outputs, sums = simulate(sim, plan, chunk, seeds[s:e], n_steps, progress)
+                    on_sums(sums)
+                    parts.append(outputs)
+            return _concat(parts)
+        workers = _n_workers(executor, n_workers)
+        size = chunk_size or max(1, math.ceil(batch / (4 * workers)))
+        chunks = [(s, min(s + size, batch)) for s in range(0, batch, size)]
+        with _executor(mode, executor, workers, len(chunks), payload) as (pool, key, send):
+            futures = {
+                pool.submit(
+                    _work, key, send, [a[s:e] for a in inputs], seeds[s:e], n_steps
+                ): i
+                for i, (s, e) in enumerate(chunks)
+            }
+            outputs, pending, folded = [None] * len(chunks), {}, 0
+            for future in cf.as_completed(futures):
+                i = futures[future]
+                outputs[i], pending[i] = future.result()
+                progress(chunks[i][1] - chunks[i][0])
+                while folded in pending:
+                    on_sums(pending.pop(folded))
+                    folded += 1
+        return _concat(outputs)
+
+
+def _concat(parts):
+    return [np.concatenate(arrays) for arrays in zip(*parts)]
+
+
+def _mode(executor, n_workers, batch):
+    if isinstance(executor, cf.Executor):
+        return "executor"
+    executor = "serial" if executor is None else executor
+    if executor not in EXECUTORS:
+        raise ValueError(
+            f"executor={executor!r}: expected None, one of {EXECUTORS} or a "
+            f"concurrent.futures.Executor (e.g. client.get_executor() in Dask)"
+        )
+    if executor != "serial" and (batch < 2 or _n_workers(executor, n_workers) < 2):
+        return "serial"
+    return executor
+
+
+def _n_workers(executor, n_workers):
+    if n_workers is not None:
+        if int(n_workers) < 1:
+            raise ValueError(f"n_workers must be at least 1, got {n_workers!r}")
+        return int(n_workers)
+    if isinstance(executor, cf.Executor):
+        return getattr(executor, "_max_workers", None) or os.cpu_count() or 1
+    return os.cpu_count() or 1
+
+
+def _pickle_plan(plan, mode):
+    """Pickle ``plan`` for other workers; fall back to serial if it can't be."""
+    if mode == "processes" and _calls_keras(plan.net):
+        warnings.warn(
+            "the network has fallback Nodes that call Keras, which is not safe in "
+            "forked worker processes; running in threads instead",
+            UserWarning,
+            stacklevel=4,
+        )
+        mode = "threads"
+    try:
+        return pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL), mode
+    except Exception as e:  # noqa: BLE001  (any pickling failure means: serial)
+        warnings.warn(
+            f"the network cannot be pickled for parallel workers ({type(e).__name__}: "
+            f"{e}); running the samples serially instead. Nodes must use "
+            f"module-level functions or picklable objects to run in parallel",
+            UserWarning,
+            stacklevel=4,
+        )
+        return None, "serial"
+
+
+def _calls_keras(net):
+    from .context import KerasFunction, NodeFunction
+    from .converters.fallback import KerasCall
+
+    for node in net.all_nodes:
+        fn = node.output
+        fn = fn.fn if isinstance(fn, NodeFunction) else fn
+        if isinstance(fn, (KerasFunction, KerasCall)):
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def _executor(mode, executor, workers, n_chunks, payload):
+    """Yield ``(executor, key, payload to send with each chunk)``."""
+    key = uuid.uuid4().hex
+    if mode == "executor":
+        yield executor, key, payload
+        return
+    workers = min(workers, n_chunks)
+    if mode == "threads":
+        pool = cf.ThreadPoolExecutor(workers)
+        send = payload
+    else:
+        # the plan travels once per process, not once per chunk
+        pool = cf.ProcessPoolExecutor(workers, initializer=_preload, initargs=(key, payload))
+        send = None
+    try:
+        yield pool, key, send
+    finally:
+        # worker threads/processes end here, freeing the simulators they cached
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _progress(enabled, total, desc):
+    if not enabled:
+        yield lambda n: None
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, desc=desc, unit="sample") as bar:
+        yield bar.update
+
+
+# --- ConvertedModel.run ------------------------------------------------------
+
+
 def run_batch(
     result,
     x,
@@ -68,46 +373,64 @@ def run_batch(
     probes=None,
     progress_bar=False,
     seed=None,
+    executor=None,
+    n_workers=None,
+    minibatch_size=None,
     **sim_kwargs,
 ):
     """Implementation of `ConvertedModel.run`."""
-    arrays = format_inputs(result, x)
-    feeds = []
-    for (kt, node), array in zip(result.inputs.items(), arrays):
-        data, steps = _split_time(array, kg.tensor_shape(kt), kt.name)
-        if steps is not None:
-            n_steps = steps
-        feeds.append((node.output, data))
-    if probes is None:
-        probes = list(result.outputs.values())
-        shapes = [kg.tensor_shape(kt) for kt in result.outputs]
-    else:
-        shapes = [(p.size_in,) for p in probes]
+    inputs, n_steps = prepare_inputs(result, x, n_steps)
     single = probes is None or len(probes) == 1
-    batch = arrays[0].shape[0]
-    outputs = [np.zeros((batch, n_steps) + tuple(s)) for s in shapes]
-    simulator = nengo.Simulator if simulator is None else simulator
-    samples = range(batch)
-    if progress_bar:
-        from tqdm.auto import tqdm
-
-        samples = tqdm(samples, desc="samples", unit="sample")
-    try:
-        with simulator(result.net, dt=dt, seed=seed, progress_bar=False, **sim_kwargs) as sim:
-            for i in samples:
-                for feed, data in feeds:
-                    feed.set(data[i], dt)
-                if i:
-                    sim.reset(seed=seed)
-                sim.run_steps(n_steps)
-                for out, p, shape in zip(outputs, probes, shapes):
-                    out[i] = np.asarray(sim.data[p][-n_steps:]).reshape((n_steps,) + tuple(shape))
-    finally:
-        for feed, _ in feeds:
-            feed.set(None, dt)
+    outputs = run_inputs(
+        result,
+        inputs,
+        n_steps,
+        dt=dt,
+        simulator=simulator,
+        probes=probes,
+        progress_bar=progress_bar,
+        seed=seed,
+        executor=executor,
+        n_workers=n_workers,
+        minibatch_size=minibatch_size,
+        sim_kwargs=sim_kwargs,
+    )
     if len(outputs) == 1 and single:
         return outputs[0]
     return outputs
+
+
+def run_inputs(result, inputs, n_steps, *, dt, simulator, probes=None, ensembles=(),
+               on_sums=None, progress_bar=False, seed=None, executor=None,
+               n_workers=None, chunk_size=None, minibatch_size=None, sim_kwargs=None):
+    """Run prepared inputs (see `prepare_inputs`); return the outputs.
+
+    ``ensembles`` get probes on their neurons whose per-sample sums over the
+    steps go to ``on_sums`` (see `run_plan`).
+    """
+    from . import nengo_dl_backend
+
+    use_dl = nengo_dl_backend.is_nengo_dl(simulator)
+    simulator = nengo.Simulator if simulator is None else simulator
+    build_seed, seeds = sample_seeds(seed, inputs[0].shape[0])
+    plan = make_plan(
+        result,
+        dt=dt,
+        simulator=simulator,
+        seed=build_seed,
+        sim_kwargs=sim_kwargs or {},
+        probes=probes,
+        ensembles=ensembles,
+    )
+    if use_dl:
+        return nengo_dl_backend.run_plan(
+            plan, inputs, n_steps, minibatch_size=minibatch_size,
+            progress_bar=progress_bar, executor=executor, on_sums=on_sums,
+        )
+    return run_plan(
+        plan, inputs, n_steps, seeds, executor=executor, n_workers=n_workers,
+        chunk_size=chunk_size, progress_bar=progress_bar, on_sums=on_sums,
+    )
 
 
 def check_verifiable(result):
