@@ -123,8 +123,18 @@ class Plan:
         self.sim_kwargs = dict(sim_kwargs)
 
     def build(self):
+        kwargs = dict(self.sim_kwargs)
+        if isinstance(self.simulator, type) and issubclass(self.simulator, nengo.Simulator):
+            # no decoder cache: converted networks solve no decoders, and
+            # parallel workers would contend for the cache's lock
+            kwargs.setdefault(
+                "model",
+                nengo.builder.Model(
+                    dt=self.dt, decoder_cache=nengo.cache.NoDecoderCache()
+                ),
+            )
         return self.simulator(
-            self.net, dt=self.dt, seed=self.seed, progress_bar=False, **self.sim_kwargs
+            self.net, dt=self.dt, seed=self.seed, progress_bar=False, **kwargs
         )
 
 
@@ -163,6 +173,7 @@ def simulate(sim, plan, inputs, seeds, n_steps, progress=None):
             for node, data in zip(plan.feeds, inputs):
                 node.output.set(data[i], plan.dt)
             sim.reset(seed=int(seeds[i]))
+            _reseed_neurons(sim, int(seeds[i]))
             sim.run_steps(n_steps)
             for out, p, shape in zip(outputs, plan.probes, plan.shapes):
                 out[i] = np.asarray(sim.data[p][-n_steps:]).reshape((n_steps,) + shape)
@@ -174,6 +185,26 @@ def simulate(sim, plan, inputs, seeds, n_steps, progress=None):
         for node in plan.feeds:
             node.output.set(None, plan.dt)
     return outputs, sums
+
+
+def _reseed_neurons(sim, seed):
+    """Reseed stochastic neurons' generators (e.g. `nengo.PoissonSpiking`).
+
+    Nengo keeps them in the built operators and ``reset`` leaves them alone,
+    so without this a sample's spikes would depend on the samples run before
+    it in the same simulator.
+    """
+    from nengo.builder.neurons import SimNeurons
+
+    operators = getattr(getattr(sim, "model", None), "operators", ())
+    k = 0
+    for op in operators:
+        if not isinstance(op, SimNeurons):
+            continue
+        for value in op.state_extra.values():
+            if isinstance(value, np.random.RandomState):
+                value.seed(np.random.SeedSequence([seed, k]).generate_state(1)[0])
+                k += 1
 
 
 # --- workers -----------------------------------------------------------------
@@ -195,10 +226,8 @@ def _work(key, payload, inputs, seeds, n_steps):
             cached[2].close()
             _local.cached = None
         with warnings.catch_warnings():
-            # harmless: nengo re-checks pass-through Nodes when unpickling them,
-            # and parallel builds find the decoder cache locked by another
+            # harmless: nengo re-checks pass-through Nodes when unpickling them
             warnings.filterwarnings("ignore", message=".*being overwritten")
-            warnings.filterwarnings("ignore", message="Decoder cache could not")
             plan = pickle.loads(payload if payload is not None else _payloads[key])
             _local.cached = (key, plan, plan.build())
     _, plan, sim = _local.cached
@@ -304,7 +333,11 @@ def _pickle_plan(plan, mode):
         )
         mode = "threads"
     try:
-        return pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL), mode
+        payload = pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*being overwritten")
+            pickle.loads(payload)  # what a worker will do (e.g. Keras layers may fail)
+        return payload, mode
     except Exception as e:  # noqa: BLE001  (any pickling failure means: serial)
         warnings.warn(
             f"the network cannot be pickled for parallel workers ({type(e).__name__}: "
