@@ -15,7 +15,6 @@ import pathlib
 
 import keras
 import nengo
-import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 

@@ -160,7 +160,7 @@ def run_plan(plan, inputs, n_steps, *, minibatch_size=None, progress_bar=False,
     neurons draw from NengoDL's random streams, so their results differ from the
     reference simulator's and depend on the minibatch size.
     """
-    from .simulation import _progress
+    from ._parallel import _progress
 
     if executor not in (None, "serial"):
         warnings.warn(

@@ -62,6 +62,20 @@ def test_accuracy_per_step_by_hand():
     assert res2.final_accuracy == 1.0
 
 
+def test_choose_output_of_multi_output_model(rng):
+    inp = keras.Input((3,))
+    first = keras.layers.Dense(2, name="first")(inp)
+    second = keras.layers.Dense(4, name="second")(inp)
+    model = keras.Model(inp, [first, second])
+    x = rng.uniform(size=(5, 3))
+    y = rng.integers(0, 4, size=5)
+    res = nengo_keras.evaluate(nengo_keras.to_nengo(model), x, y, output="second",
+                               executor="serial", progress_bar=False)
+    expected = model.predict(x, verbose=0)[1]
+    np.testing.assert_allclose(res.outputs[:, 0], expected, rtol=1e-4, atol=1e-5)
+    assert res.accuracy[0] == np.mean(np.argmax(expected, axis=-1) == y)
+
+
 def test_labels_errors_and_shapes():
     assert evaluation.class_labels(np.array([[1], [2]]), (3,)).tolist() == [1, 2]
     with pytest.raises(ValueError, match="do not fit"):
