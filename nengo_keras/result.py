@@ -202,7 +202,9 @@ class ConvertedModel:
         dt : float
             Simulator time step.
         simulator : type or "nengo_dl", optional
-            Simulator class (default `nengo.Simulator`); any Nengo backend works.
+            Simulator class (default `nengo.Simulator`, built with
+            ``optimize=False``, which builds large converted networks many times
+            faster at the same speed per step); any Nengo backend works.
             ``"nengo_dl"`` runs `nengo_dl.Simulator` in minibatches (optional
             extra: ``pip install nengo-keras[nengo-dl]``).
         probes : list, optional

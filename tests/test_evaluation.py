@@ -225,7 +225,7 @@ def test_keras_fallback_nodes_avoid_processes(rng):
     out = keras.layers.Dense(2)(Doubler()(inp))
     model = keras.Model(inp, out)
     with pytest.warns(UserWarning, match="fallback"):
-        converted = nengo_keras.to_nengo(model)
+        converted = nengo_keras.to_nengo(model, trace_layers=False)
     x = rng.uniform(size=(3, 3))
     with pytest.warns(UserWarning, match="threads|serially"):
         res = converted.evaluate(x, n_workers=2, progress_bar=False)
