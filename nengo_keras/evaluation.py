@@ -48,6 +48,11 @@ class LayerActivity:
         for rate neurons, the multiply-accumulates of one step.
     synops : ndarray
         Synaptic operations of each sample over the whole presentation.
+
+    Examples
+    --------
+    >>> act = nengo_keras.evaluate(converted, x, n_steps=50).layers["conv2d"]
+    >>> act.mean_rate, act.synapses, act.synops.mean()
     """
 
     name: str
@@ -198,7 +203,9 @@ def evaluate(
         ``"threads"``, ``"processes"``, or any Executor, e.g. a Dask client's
         ``client.get_executor()``. Each worker builds its simulator once. A
         network that cannot be pickled runs serially (with a warning). Results
-        do not depend on the executor or on the chunking.
+        do not depend on the executor or on the chunking. Where processes are
+        spawned rather than forked (macOS, Windows), each worker first imports
+        TensorFlow, and scripts need an ``if __name__ == "__main__":`` guard.
     n_workers : int, optional
         Number of workers (default: the number of CPUs; 1 runs serially).
     chunk_size : int, optional

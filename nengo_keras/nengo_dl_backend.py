@@ -38,12 +38,23 @@ INSTALL_HINT = (
 
 
 def available():
-    """Whether NengoDL and tf_keras are installed (without importing them)."""
+    """Whether NengoDL and tf_keras are installed (without importing them).
+
+    Examples
+    --------
+    >>> simulator = "nengo_dl" if available() else None
+    """
     return all(importlib.util.find_spec(m) is not None for m in ("nengo_dl", "tf_keras"))
 
 
 def is_nengo_dl(simulator):
-    """Whether ``simulator`` names the NengoDL simulator."""
+    """Whether ``simulator`` names the NengoDL simulator.
+
+    Examples
+    --------
+    >>> is_nengo_dl("nengo_dl"), is_nengo_dl(nengo.Simulator)
+    (True, False)
+    """
     if isinstance(simulator, str):
         if simulator not in ("nengo_dl", "nengo-dl"):
             raise ValueError(
@@ -145,7 +156,12 @@ def _routed_to_tf_keras():
 
 
 def simulator_class(simulator):
-    """The NengoDL simulator class for ``simulator`` (``"nengo_dl"`` or a class)."""
+    """The NengoDL simulator class for ``simulator`` (``"nengo_dl"`` or a class).
+
+    Examples
+    --------
+    >>> simulator_class("nengo_dl")  # nengo_dl.Simulator
+    """
     if isinstance(simulator, str):
         return import_nengo_dl().Simulator
     return simulator
