@@ -84,7 +84,8 @@ def restore_registries():
     ["index.rst", "quickstart.rst", "custom-layers.rst", "spiking.rst", "evaluation.rst",
      "nengo-dl.rst"],
 )
-def test_code_examples_run(page, restore_registries, capsys):
+def test_code_examples_run(page, restore_registries, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # examples may write files (plots)
     if page == "nengo-dl.rst" and keras.backend.backend() != "tensorflow":
         pytest.skip("the NengoDL guide's examples use tf.nn.relu")
     blocks = code_blocks(page)
