@@ -67,3 +67,22 @@ def test_nengo_dl_guide():
     nengo_row = re.search(r"Nengo: \[(.*?)\]", out, flags=re.S).group(1).split()
     keras_row = re.search(r"Keras: \[(.*?)\]", out, flags=re.S).group(1).split()
     assert nengo_row == keras_row
+
+
+@pytest.mark.slow  # trains for 30 epochs and evaluates three networks
+def test_evaluate_spiking():
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    plot = os.path.join(ROOT, "examples", "output", "accuracy.png")
+    if os.path.exists(plot):
+        os.remove(plot)  # so that the check below sees this run's plot
+    out = run_example("evaluate_spiking", "--n-test", "40", "--n-steps", "20", "--workers", "1")
+    keras_acc = float(re.search(r"Keras test accuracy: (\S+)", out).group(1))
+    assert keras_acc > 0.8
+    for name in ("rate", "spiking, x20 rates", "spiking, x100 rates"):
+        assert f"== {name} ==" in out
+    # the rate network scores what Keras scores, from the first step
+    rate = out.split("== rate ==")[1].split("==")[0]
+    rate_acc = float(re.search(r"accuracy: (\S+) at the last step", rate).group(1))
+    assert abs(rate_acc - keras_acc) < 1e-3
+    assert os.path.exists(plot)
