@@ -63,9 +63,7 @@ def maximum(ctx, values, label=None):
 def maximum_over(ctx, x, candidates, shape):
     """Maximum over candidate elements: output ``j`` is the largest of
     ``x.flat[candidates[k, j]]`` over ``k`` (pooling windows, reduced axes)."""
-    from .._linear import selection
-
-    return maximum(ctx, [ctx.linear(x, selection(c, x.size), shape) for c in candidates])
+    return maximum(ctx, [ctx.linear(x, _selection(c, x.size), shape) for c in candidates])
 
 
 def minimum(ctx, values):

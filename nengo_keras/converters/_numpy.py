@@ -52,7 +52,8 @@ class Batched:
     def __init__(self, fn, args=None, kwargs=None, **params):
         self.fn = fn
         self.args = None if args is None else tuple(args)
-        self.kwargs = {**(kwargs or {}), **params}
+        # plain tuples, not Keras' tracked lists (which do not pickle)
+        self.kwargs = {k: _plain(v) for k, v in {**(kwargs or {}), **params}.items()}
 
     def __call__(self, *arrays):
         batched = [np.asarray(a)[None] for a in arrays]
@@ -70,6 +71,12 @@ class Batched:
 
     def __repr__(self):
         return f"Batched({self.__name__})"
+
+
+def _plain(value):
+    if isinstance(value, (np.ndarray, str, dict, Slot)) or not hasattr(value, "__iter__"):
+        return value
+    return tuple(value)
 
 
 # --- activations -----------------------------------------------------------
@@ -147,10 +154,15 @@ def threshold(x, threshold=0.0, default_value=0.0):
     return np.where(x > threshold, x, default_value)
 
 
+def axis_arg(axis):
+    """An axis argument NumPy accepts (Keras may hold axes in tracked lists)."""
+    return tuple(axis) if hasattr(axis, "__iter__") else axis
+
+
 def softmax(x, axis=-1, mask=None):
     """Softmax over one axis or several; ``mask`` as `keras.layers.Softmax`
     applies it (masked entries get -1e9 before and 0 after)."""
-    axis = tuple(axis) if isinstance(axis, (list, tuple)) else axis
+    axis = axis_arg(axis)
     keep = None if mask is None else np.broadcast_to(np.asarray(mask) > 0.5, x.shape)
     if keep is not None:
         x = np.where(keep, x, -1e9)
@@ -160,7 +172,7 @@ def softmax(x, axis=-1, mask=None):
 
 
 def log_softmax(x, axis=-1):
-    return x - scipy.special.logsumexp(x, axis=axis, keepdims=True)
+    return x - scipy.special.logsumexp(x, axis=axis_arg(axis), keepdims=True)
 
 
 # --- normalisation ------------------------------------------------------------
@@ -174,6 +186,7 @@ def rsqrt(x):
 
 def normalize(x, axis=-1, order=2, epsilon=1e-7):
     """`keras.ops.normalize`: ``x / max(||x||, epsilon)`` along ``axis``."""
+    axis = axis_arg(axis)
     if order == 2:
         inv = rsqrt(np.sum(np.square(x), axis=axis, keepdims=True))
         return x * np.minimum(inv, 1.0 / epsilon)
@@ -192,8 +205,8 @@ def _broadcast_param(p, x, axes):
 
 
 def _axes(axis, ndim):
-    axis = axis if isinstance(axis, (list, tuple)) else [axis]
-    return sorted(a % ndim for a in axis)
+    axis = axis_arg(axis)
+    return sorted(a % ndim for a in (axis if isinstance(axis, tuple) else [axis]))
 
 
 def layer_norm(x, gamma=None, beta=None, axis=-1, epsilon=1e-3, rms_scaling=False):

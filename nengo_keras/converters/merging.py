@@ -10,8 +10,7 @@ import numpy as np
 
 from .._linear import selection
 from ..registry import register_converter
-from . import _neural
-from . import _numpy
+from . import _neural, _numpy
 from ._probe import convert_by_index_map
 
 
@@ -86,7 +85,8 @@ def convert_multiply(layer, ctx, *inputs, **_):
 def convert_dot(layer, ctx, a, b, **_):
     """Dot along ``axes`` (``normalize`` too): a NumPy Node, as products of
     two tensors are not linear."""
-    axes = layer.axes if isinstance(layer.axes, (list, tuple)) else [layer.axes] * 2
+    axes = _numpy.axis_arg(layer.axes)
+    axes = axes if isinstance(axes, tuple) else [axes] * 2
     # Keras axes count the batch axis; negative ones count from the end
     axes = [ax % (len(x.shape) + 1) for ax, x in zip(axes, (a, b))]
     fn = _numpy.Batched(

@@ -112,7 +112,8 @@ def _reduced_axes(op, ndim):
     axis = op.axis
     if axis is None:
         return None
-    axes = [a % (ndim + 1) - 1 for a in (axis if isinstance(axis, (list, tuple)) else [axis])]
+    axis = _numpy.axis_arg(axis)
+    axes = [a % (ndim + 1) - 1 for a in (axis if isinstance(axis, tuple) else [axis])]
     return None if min(axes) < 0 else sorted(axes)
 
 
