@@ -12,6 +12,7 @@ import nengo
 import numpy as np
 
 from . import _keras_graph as kg
+from . import _temporal
 from .context import ConversionContext, Options, Unsupported
 from .errors import ConversionError, describe
 from .registry import find_converter
@@ -68,6 +69,7 @@ def to_nengo(
     groups_as_dense=False,
     tiers=("neural", "node", "fallback"),
     converters=None,
+    temporal=None,
     label=None,
 ):
     """Convert a Keras 3 model into a native Nengo network.
@@ -113,6 +115,18 @@ def to_nengo(
         every layer that needs a Node.
     converters : dict, optional
         Per-call converter overrides: ``{layer class or layer or name: fn}``.
+    temporal : bool, optional
+        Whether axis 1 of the model's inputs is time. Then Nengo's time is the
+        Keras time axis: the axis is dropped from every Nengo value (one value
+        per time step), layers that act on each step separately (Dense on the
+        last axis, elementwise maths, ``TimeDistributed``...) convert on the
+        per-step shape, and `nengo_keras.layers` spiking and synapse layers
+        become spiking neurons and synapses. Layers that mix time steps
+        (recurrent layers, Flatten over time...) are reported. ``None`` (the
+        default) auto-detects: True iff the model contains a
+        `nengo_keras.layers.SpikingActivation`, ``Lowpass`` or ``Alpha``.
+        Run the result with ``result.run(x)``, ``x`` shaped
+        ``(batch, n_steps, ...)``.
     label : str, optional
         Label of the network (default: the model name).
 
@@ -142,6 +156,7 @@ def to_nengo(
         groups_as_dense=groups_as_dense,
         tiers=tiers,
         converters=converters,
+        temporal=temporal,
     )
     from . import converters as _  # noqa: F401  (registers the built-in converters)
 
@@ -149,16 +164,22 @@ def to_nengo(
         raise TypeError(f"to_nengo expects a keras.Model, got {type(model).__name__}")
     start = time.perf_counter()
     graph = kg.graph_of(model)
-    _check_input_shapes(graph)
-
     net = nengo.Network(label=label or model.name)
     configure_trainable(net)
     ctx = ConversionContext(options, net)
+    ctx.dt = _temporal.model_dt(model)
+    if _temporal.resolve(options.temporal, model):
+        ctx.time = _temporal.TimeAxis()
+        problems = ctx.time.add_inputs(graph)
+        if problems:
+            raise ConversionError(problems)
+    _check_input_shapes(graph, ctx.shape_of)
+
     values = {}
     inputs = []
     with net:
         for kt in graph.inputs:
-            shape = kg.tensor_shape(kt)
+            shape = ctx.shape_of(kt)
             node = nengo.Node(
                 output=InputFeed(shape), size_out=kg.size_of(shape), label=_name(kt)
             )
@@ -216,16 +237,17 @@ def _name(kt):
     return history[0].name if history else kt.name
 
 
-def _check_input_shapes(graph):
+def _check_input_shapes(graph, shape_of):
     problems = []
     for kt in graph.inputs:
-        shape = kg.tensor_shape(kt)
+        shape = shape_of(kt)
         if any(s is None for s in shape):
+            except_time = " and the time axis" if len(shape) < len(kt.shape) - 1 else ""
             problems.append(
                 (
                     kg.producer(kt)[0],
-                    f"input {kt.name!r} has shape {(None,) + shape}; Nengo needs every "
-                    f"dimension except the batch axis to be known",
+                    f"input {kt.name!r} has shape {tuple(kt.shape)}; Nengo needs every "
+                    f"dimension except the batch axis{except_time} to be known",
                     "build the model on `keras.Input(shape=...)` with a full shape "
                     "(for keras.applications, pass `input_shape=`)",
                 )
@@ -279,20 +301,30 @@ class Walker:
 
     def convert_node(self, node, inputs):
         ctx, op = self.ctx, node.op
-        out_shapes = [kg.tensor_shape(kt) for kt in node.output_tensors]
+        entry = find_converter(op, ctx.options.converters)
+        timed = False
+        if ctx.time is not None:
+            try:
+                timed = ctx.time.enter(node, entry)
+            except _temporal.Broken:
+                return self._placeholders([ctx.shape_of(kt) for kt in node.output_tensors])
+            except Unsupported as e:
+                self.problems.append((op, e.what, e.fix))
+                return self._placeholders([ctx.shape_of(kt) for kt in node.output_tensors])
+        out_shapes = [ctx.shape_of(kt) for kt in node.output_tensors]
         in_shapes = [v.shape for v in inputs]
-        if any(s is None for shape in out_shapes for s in shape):
+        nested = timed and kg.is_graph_model(op)  # output shapes known after its walk
+        if not nested and any(s is None for shape in out_shapes for s in shape):
             self.problems.append(
                 (op, f"output shape {out_shapes} is not fully known", None)
             )
             return self._placeholders(out_shapes)
         self._check_shared(op)
 
-        entry = find_converter(op, ctx.options.converters)
         net = ctx.network
         counts = (len(net.nodes), len(net.ensembles), len(net.networks))
         converter_name = entry.name if entry is not None else "fallback"
-        with ctx.calling(node, in_shapes, out_shapes):
+        with ctx.calling(node, in_shapes, out_shapes, timed=timed):
             try:
                 if entry is None:
                     raise Unsupported(
@@ -326,6 +358,9 @@ class Walker:
                 )
                 raise
             flags = set(ctx.flags)
+        if nested:
+            ctx.time.leave(node)
+            out_shapes = [ctx.shape_of(kt) for kt in node.output_tensors]
         outputs = self._as_values(op, outputs, out_shapes)
         self._record(node, converter_name, flags, net, counts, out_shapes)
         return outputs
@@ -353,7 +388,8 @@ class Walker:
             raise
 
     def _placeholders(self, shapes):
-        return [Value(s) for s in shapes]
+        # stand-ins so the walk goes on and reports every problem at once
+        return [Value(tuple(1 if d is None else d for d in s)) for s in shapes]
 
     def _check_shared(self, op):
         if not getattr(op, "weights", None):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import nengo
 import numpy as np
 
-from . import _keras_graph as kg
 
 
 def format_inputs(result, x):
@@ -74,13 +73,13 @@ def run_batch(
     arrays = format_inputs(result, x)
     feeds = []
     for (kt, node), array in zip(result.inputs.items(), arrays):
-        data, steps = _split_time(array, kg.tensor_shape(kt), kt.name)
+        data, steps = _split_time(array, result.shape_of(kt), kt.name)
         if steps is not None:
             n_steps = steps
         feeds.append((node.output, data))
     if probes is None:
         probes = list(result.outputs.values())
-        shapes = [kg.tensor_shape(kt) for kt in result.outputs]
+        shapes = [result.shape_of(kt) for kt in result.outputs]
     else:
         shapes = [(p.size_in,) for p in probes]
     single = probes is None or len(probes) == 1
@@ -111,7 +110,22 @@ def run_batch(
 
 
 def check_verifiable(result):
-    """Raise if the network is not expected to equal Keras after one step."""
+    """Raise if the network is not expected to equal Keras after one step
+    (temporal models: over the sequence)."""
+    if result.temporal:
+        opts = result.options
+        added = [
+            name
+            for name in ("swap_activations", "synapse", "scale_firing_rates")
+            if getattr(opts, name) is not None
+        ]
+        if added:
+            raise ValueError(
+                f"verify() compares the network with the Keras model, but the "
+                f"{', '.join(added)} option(s) change the network on purpose; "
+                f"convert without them to verify"
+            )
+        return
     spiking = [
         e.label for e in result.net.all_ensembles if e.neuron_type.spiking
     ]
