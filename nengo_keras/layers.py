@@ -348,8 +348,9 @@ class Lowpass(_Synapse):
     """
 
     def call(self, inputs):
-        a = ops.exp(-self._ratio())
-        y = _first_order(a, (1 - a) * _delayed(inputs))
+        r = self._ratio()
+        a = ops.exp(-r)
+        y = _first_order(a, -ops.expm1(-r) * _delayed(inputs))  # expm1: 1 - a, precisely
         return _last_step(y, self.return_sequences)
 
 
@@ -391,8 +392,10 @@ class Alpha(_Synapse):
     def call(self, inputs):
         r = self._ratio()
         a = ops.exp(-r)
-        ra = r * a
-        w = _first_order(a, (1 - a - ra) * inputs + (a * a - a + ra) * _delayed(inputs))
+        # both coefficients are O(r**2): expm1 avoids cancelling terms of O(1)
+        b0 = -ops.expm1(-r) - r * a  # 1 - a - r*a
+        b1 = a * (r + ops.expm1(-r))  # a*a - a + r*a
+        w = _first_order(a, b0 * inputs + b1 * _delayed(inputs))
         y = _first_order(a, _delayed(w))
         return _last_step(y, self.return_sequences)
 
