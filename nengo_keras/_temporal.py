@@ -98,6 +98,7 @@ class TimeAxis:
     def __init__(self):
         self.timed = set()
         self.broken = set()
+        self.nested = set()  # calls of nested models whose layers are walked
 
     def shape(self, kt):
         """Nengo shape of tensor ``kt``: no batch axis, no time axis."""
@@ -153,9 +154,10 @@ class TimeAxis:
             lengths = {kt.shape[1] for kt in inputs}
             if len(lengths) > 1:
                 raise Unsupported(f"its inputs have different numbers of time steps {lengths}")
-            if kg.is_graph_model(node.op):
+            if kg.is_graph_model(node.op) and entry is not None and _is_library(entry):
                 inner = kg.graph_of(node.op).inputs
                 self.timed.update(id(kt) for kt in inner)
+                self.nested.add(id(node))
                 return True  # its layers are checked one by one; see `leave`
             reduces = _check_per_step(node, entry)
             for kt in node.output_tensors:
@@ -173,13 +175,17 @@ class TimeAxis:
             raise
         return True
 
+    def walks_inside(self, node):
+        """Whether ``node`` is a nested model whose own layers are checked
+        (its outputs' time axes are known after its walk: `leave`)."""
+        return id(node) in self.nested
+
     def leave(self, node):
         """After a nested model is converted: its outputs' time axes."""
-        if kg.is_graph_model(node.op) and any(id(kt) in self.timed for kt in node.input_tensors):
-            inner = kg.graph_of(node.op).outputs
-            for outer, kt in zip(node.output_tensors, inner):
-                if id(kt) in self.timed:
-                    self.timed.add(id(outer))
+        inner = kg.graph_of(node.op).outputs
+        for outer, kt in zip(node.output_tensors, inner):
+            if id(kt) in self.timed:
+                self.timed.add(id(outer))
 
     def _break(self, node):
         self.broken.update(id(kt) for kt in node.output_tensors)

@@ -302,18 +302,12 @@ class Walker:
     def convert_node(self, node, inputs):
         ctx, op = self.ctx, node.op
         entry = find_converter(op, ctx.options.converters)
-        timed = False
-        if ctx.time is not None:
-            try:
-                timed = ctx.time.enter(node, entry)
-            except _temporal.Broken:
-                return self._placeholders([ctx.shape_of(kt) for kt in node.output_tensors])
-            except Unsupported as e:
-                self.problems.append((op, e.what, e.fix))
-                return self._placeholders([ctx.shape_of(kt) for kt in node.output_tensors])
+        timed = self._enter_time(node, entry)
+        if timed is None:
+            return self._placeholders([ctx.shape_of(kt) for kt in node.output_tensors])
         out_shapes = [ctx.shape_of(kt) for kt in node.output_tensors]
         in_shapes = [v.shape for v in inputs]
-        nested = timed and kg.is_graph_model(op)  # output shapes known after its walk
+        nested = timed and ctx.time.walks_inside(node)  # shapes known after its walk
         if not nested and any(s is None for shape in out_shapes for s in shape):
             self.problems.append(
                 (op, f"output shape {out_shapes} is not fully known", None)
@@ -364,6 +358,19 @@ class Walker:
         outputs = self._as_values(op, outputs, out_shapes)
         self._record(node, converter_name, flags, net, counts, out_shapes)
         return outputs
+
+    def _enter_time(self, node, entry):
+        """Whether the call converts per time step (temporal models); None if
+        it cannot be converted (a problem reported here or upstream)."""
+        if self.ctx.time is None:
+            return False
+        try:
+            return self.ctx.time.enter(node, entry)
+        except _temporal.Broken:
+            return None
+        except Unsupported as e:
+            self.problems.append((node.op, e.what, e.fix))
+            return None
 
     def _call(self, entry, op, node, inputs):
         ctx = self.ctx

@@ -246,3 +246,12 @@ def test_scale_firing_rates_makes_spiking_layers_fire_faster(rng):
     spikes = [r.run(x, probes=[r.probe("spikes")]).mean(axis=1) for r in (plain, fast)]
     errors = [np.abs(s - ideal).mean() for s in spikes]
     assert errors[1] < 0.5 * errors[0]
+
+
+def test_nengo_dl_converter_temporal_model_option(rng):
+    inp = keras.Input((6, 3))
+    model = keras.Model(inp, L.Dense(2)(inp))
+    assert nengo_keras.Converter(model, temporal_model=True).result.temporal
+    assert not nengo_keras.Converter(model).result.temporal
+    spiking = spiking_mlp(Lowpass(0.01), steps=6)
+    assert nengo_keras.Converter(spiking).result.temporal  # auto-detected
