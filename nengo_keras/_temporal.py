@@ -98,7 +98,8 @@ class TimeAxis:
     def __init__(self):
         self.timed = set()
         self.broken = set()
-        self.nested = set()  # calls of nested models whose layers are walked
+        self.nested = set()  # calls converted by walking a graph: nested models, traces
+        self.graphs = {}  # id(call) -> the graph converting it
 
     def shape(self, kt):
         """Nengo shape of tensor ``kt``: no batch axis, no time axis."""
@@ -154,11 +155,13 @@ class TimeAxis:
             lengths = {kt.shape[1] for kt in inputs}
             if len(lengths) > 1:
                 raise Unsupported(f"its inputs have different numbers of time steps {lengths}")
-            if kg.is_graph_model(node.op) and entry is not None and _is_library(entry):
-                inner = kg.graph_of(node.op).inputs
-                self.timed.update(id(kt) for kt in inner)
+            _check_not_recurrent(node.op, entry)
+            if _walks_inside(node.op, entry):
+                # its layers or operations are checked one by one; see `leave`
                 self.nested.add(id(node))
-                return True  # its layers are checked one by one; see `leave`
+                if kg.is_graph_model(node.op):
+                    self.open(node, kg.graph_of(node.op))
+                return True
             reduces = _check_per_step(node, entry)
             for kt in node.output_tensors:
                 if reduces:
@@ -176,16 +179,31 @@ class TimeAxis:
         return True
 
     def walks_inside(self, node):
-        """Whether ``node`` is a nested model whose own layers are checked
-        (its outputs' time axes are known after its walk: `leave`)."""
+        """Whether ``node`` converts by walking a graph whose own layers are
+        checked (its outputs' time axes are known after the walk: `leave`)."""
         return id(node) in self.nested
 
+    def open(self, node, graph):
+        """Before ``graph`` (a nested model's, or a traced call's) converts the
+        timed call ``node``: its inputs carry the time axis too."""
+        self.graphs[id(node)] = graph
+        self.timed.update(id(kt) for kt in graph.inputs)
+
     def leave(self, node):
-        """After a nested model is converted: its outputs' time axes."""
-        inner = kg.graph_of(node.op).outputs
-        for outer, kt in zip(node.output_tensors, inner):
+        """After a walked call: its outputs have the time axes of the graph's."""
+        graph = self.graphs.pop(id(node), None)
+        for outer, kt in zip(node.output_tensors, graph.outputs if graph else []):
             if id(kt) in self.timed:
                 self.timed.add(id(outer))
+
+    def steps_alone(self, op):
+        """Whether ``op`` is known to act on every time step separately, so a
+        Keras fallback Node (which sees one step at a time) computes it."""
+        return _rule_for(type(op)) is not None
+
+    def fail(self, node):
+        """``node`` could not be converted: skip the calls that depend on it."""
+        self._break(node)
 
     def _break(self, node):
         self.broken.update(id(kt) for kt in node.output_tensors)
@@ -221,8 +239,36 @@ def _check_per_step(node, entry):
 
 
 def _is_library(entry):
+    """Whether ``entry`` is one of nengo_keras' own converters (whose layers
+    must be known to act per step), rather than the user's (trusted)."""
+    if entry.source in ("to_nengo", "converters=", "converter_scope"):
+        return False
     module = getattr(entry.fn, "__module__", "") or ""
-    return entry.source.startswith("registry") and module.startswith("nengo_keras.")
+    # NengoDL-style LayerConverters are the user's too (adapted in compat)
+    return module.startswith("nengo_keras.") and module != "nengo_keras.compat"
+
+
+def _check_not_recurrent(op, entry):
+    if entry is not None and not _is_library(entry):
+        return
+    if isinstance(op, (keras.layers.RNN, keras.layers.Bidirectional)):
+        raise Unsupported(
+            f"{type(op).__name__} is recurrent: each step's output depends on earlier "
+            f"steps, so it mixes time steps, and nengo_keras has no converter for it",
+            "register a converter that builds the recurrence in Nengo (a recurrent "
+            "nengo.Connection), or build the model from per-step layers and "
+            "nengo_keras.layers (SpikingActivation, Lowpass, Alpha)",
+        )
+
+
+def _walks_inside(op, entry):
+    """Calls converted by walking a graph of their own, whose layers are
+    checked one by one: nested models, and traced layers not known per step."""
+    if entry is None or not _is_library(entry):
+        return False
+    if entry.source == "trace":
+        return _rule_for(type(op)) is None
+    return kg.is_graph_model(op)
 
 
 _REDUCES = object()

@@ -33,7 +33,8 @@ swap_activations, scale_firing_rates, synapse
         False auto-detects (models with `nengo_keras.layers` spiking or synapse
         layers are temporal), where NengoDL would fail on such layers.
     **options
-        Further `nengo_keras.to_nengo` options (e.g. ``tiers``).
+        Further `nengo_keras.to_nengo` options (e.g. ``tiers``). Unlike
+        `to_nengo`, ``trace_layers`` defaults to False here, as in NengoDL.
 
     Attributes
     ----------
@@ -73,6 +74,9 @@ swap_activations, scale_firing_rates, synapse
         temporal_model=False,
         **options,
     ):
+        # NengoDL treated layers without a converter as unconvertible; keep that
+        # (its guide relies on it) unless the caller asks for tracing
+        options.setdefault("trace_layers", False)
         self.model = model
         self.allow_fallback = allow_fallback
         self.inference_only = inference_only

@@ -49,6 +49,7 @@ class Options:
     inference_only: bool = False
     fold_batchnorm: bool = True
     groups_as_dense: bool = False
+    trace_layers: bool = True
     tiers: tuple = TIERS
     converters: dict | None = None
     temporal: object = None
@@ -61,6 +62,7 @@ class Options:
             "inference_only",
             "fold_batchnorm",
             "groups_as_dense",
+            "trace_layers",
         ):
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise TypeError(

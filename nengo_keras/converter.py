@@ -15,8 +15,13 @@ from . import _keras_graph as kg
 from . import _temporal
 from .context import ConversionContext, Options, Unsupported
 from .errors import ConversionError, describe
-from .registry import find_converter
+from .converters.traced import convert_traced
+from .registry import Entry, find_converter
 from .values import Value
+
+
+# layers with no converter are converted through the graph of their call
+TRACED = Entry(convert_traced, values=True, source="trace")
 
 
 @dataclasses.dataclass
@@ -43,6 +48,9 @@ class LayerReport:
         Keras output shape without the batch axis (first output).
     path : str
         Enclosing nested models, ``"outer/inner"`` (empty at the top level).
+    ensembles : tuple of nengo.Ensemble
+        The Ensembles created for this layer (used to measure firing rates per
+        layer, see `nengo_keras.evaluate`).
     """
 
     name: str
@@ -53,6 +61,7 @@ class LayerReport:
     n_nodes: int
     output_shape: tuple
     path: str = ""
+    ensembles: tuple = dataclasses.field(default=(), repr=False, compare=False)
 
 
 def to_nengo(
@@ -67,6 +76,7 @@ def to_nengo(
     inference_only=False,
     fold_batchnorm=True,
     groups_as_dense=False,
+    trace_layers=True,
     tiers=("neural", "node", "fallback"),
     converters=None,
     temporal=None,
@@ -109,6 +119,10 @@ def to_nengo(
     groups_as_dense : bool
         Emit grouped / depthwise convolutions as full kernels with zeros off the
         groups, for backends that ignore or reject ``groups``.
+    trace_layers : bool
+        Convert layers that have no converter through the ``keras.ops`` their
+        ``call`` is made of (so most custom layers need no conversion code).
+        False treats them as unconvertible (NengoDL's behaviour).
     tiers : tuple of str
         Allowed tiers: ``"neural"``, ``"node"``, ``"fallback"``. Targeting
         neuromorphic hardware, pass ``("neural",)`` to get an error listing
@@ -154,6 +168,7 @@ def to_nengo(
         inference_only=inference_only,
         fold_batchnorm=fold_batchnorm,
         groups_as_dense=groups_as_dense,
+        trace_layers=trace_layers,
         tiers=tiers,
         converters=converters,
         temporal=temporal,
@@ -299,9 +314,31 @@ class Walker:
                 values[id(kt)] = value
                 self.tensors.append((kt, value, "/".join(self.path)))
 
+    def walk_strict(self, graph, values, label):
+        """Walk ``graph`` inside a sub-network, without fallback or reports.
+
+        Returns the problems found; on any problem the sub-network is removed
+        again, so a failed attempt leaves no trace in the network.
+        """
+        ctx = self.ctx
+        saved = (self.problems, self.report, ctx.options.allow_fallback)
+        self.problems, self.report = [], []
+        ctx.options.allow_fallback = False
+        try:
+            with ctx.subnetwork(label) as net:
+                self.walk(graph, values)
+        finally:
+            problems = self.problems
+            self.problems, self.report, ctx.options.allow_fallback = saved
+        if problems:
+            ctx.network.networks.remove(net)
+        return problems
+
     def convert_node(self, node, inputs):
         ctx, op = self.ctx, node.op
         entry = find_converter(op, ctx.options.converters)
+        if entry is None and ctx.options.trace_layers:
+            entry = TRACED
         timed = self._enter_time(node, entry)
         if timed is None:
             return self._placeholders([ctx.shape_of(kt) for kt in node.output_tensors])
@@ -323,12 +360,14 @@ class Walker:
                 if entry is None:
                     raise Unsupported(
                         f"no converter for {type(op).__name__}",
-                        _no_converter_fix(op),
+                        "give the layer a to_nengo method (mix in "
+                        "nengo_keras.NengoConvertible), register one with "
+                        f"@nengo_keras.register_converter({type(op).__name__}), "
+                        "or pass allow_fallback=True",
                     )
                 outputs = self._call(entry, op, node, inputs)
             except Unsupported as e:
-                if not ctx.options.allow_fallback:
-                    self.problems.append((op, e.what, e.fix))
+                if not self._may_fall_back(node, timed, e):
                     return self._placeholders(out_shapes)
                 from .converters.fallback import fallback
 
@@ -344,6 +383,8 @@ class Walker:
                     outputs = fallback(op, ctx, *inputs)
             except ConversionError as e:
                 self.problems.extend(e.problems)
+                if timed:
+                    ctx.time.fail(node)
                 return self._placeholders(out_shapes)
             except Exception as e:
                 e.add_note(
@@ -371,6 +412,24 @@ class Walker:
         except Unsupported as e:
             self.problems.append((node.op, e.what, e.fix))
             return None
+
+    def _may_fall_back(self, node, timed, error):
+        """Whether an unconvertible call becomes a fallback Node; if not, it
+        is reported (with ``error``)."""
+        ctx, op = self.ctx, node.op
+        allowed = ctx.options.allow_fallback
+        what = error.what
+        if allowed and timed and not ctx.time.steps_alone(op):
+            allowed = False
+            what += (
+                "; a Keras fallback Node (which sees one time step at a time) cannot "
+                "stand in for it, as it is not known to act on each step separately"
+            )
+        if not allowed:
+            self.problems.append((op, what, error.fix))
+            if timed:
+                ctx.time.fail(node)
+        return allowed
 
     def _call(self, entry, op, node, inputs):
         ctx = self.ctx
@@ -447,6 +506,7 @@ class Walker:
                 n_nodes=len(new_nodes),
                 output_shape=out_shapes[0] if out_shapes else (),
                 path="/".join(self.path),
+                ensembles=tuple(new_ens),
             )
         )
 
@@ -454,19 +514,6 @@ class Walker:
 def _computes(node):
     """Whether a Node runs a function (rather than passing or holding values)."""
     return callable(node.output) or isinstance(node.output, nengo.Process)
-
-
-def _no_converter_fix(op):
-    if isinstance(op, keras.Model) and not kg.is_graph_model(op):
-        return (
-            "build the nested model functionally, or give it a to_nengo method "
-            "(nengo_keras.NengoConvertible)"
-        )
-    return (
-        "give the layer a to_nengo method (mix in nengo_keras.NengoConvertible), "
-        "register one with @nengo_keras.register_converter(" + type(op).__name__ + "), "
-        "or pass allow_fallback=True"
-    )
 
 
 class InputFeed:

@@ -171,8 +171,9 @@ def test_nested_model_in_temporal_model(rng):
 @pytest.mark.parametrize(
     "make, what",
     [
-        (lambda x: L.SimpleRNN(4, return_sequences=True)(x), "may mix time steps"),
-        (lambda x: L.LSTM(4)(x), "may mix time steps"),
+        (lambda x: L.SimpleRNN(4, return_sequences=True)(x), "SimpleRNN is recurrent"),
+        (lambda x: L.LSTM(4)(x), "LSTM is recurrent"),
+        (lambda x: L.Bidirectional(L.GRU(2))(x), "Bidirectional is recurrent"),
         (lambda x: L.Dense(2)(L.Flatten()(x)), "flattens the time axis"),
         (lambda x: L.Conv1D(3, 3)(x), "may mix time steps"),
         (lambda x: L.Concatenate(axis=1)([x, x]), "is the time axis"),
@@ -255,3 +256,36 @@ def test_nengo_dl_converter_temporal_model_option(rng):
     assert not nengo_keras.Converter(model).result.temporal
     spiking = spiking_mlp(Lowpass(0.01), steps=6)
     assert nengo_keras.Converter(spiking).result.temporal  # auto-detected
+
+
+class ScaleShift(keras.layers.Layer):
+    """A custom layer with no converter: converted by tracing its call."""
+
+    def call(self, x):
+        return keras.ops.relu(x * 2.0 - 1.0)
+
+
+class RunningSum(keras.layers.Layer):
+    """A custom layer that mixes time steps."""
+
+    def call(self, x):
+        return keras.ops.cumsum(x, axis=1)
+
+
+def test_traced_custom_layer_converts_per_step(rng):
+    inp = keras.Input((None, 4))
+    h = ScaleShift(dtype=F64, name="custom")(L.Dense(5, dtype=F64)(inp))
+    out = Lowpass(0.005, dtype=F64)(SpikingActivation("relu", dtype=F64)(h * 100.0))
+    model = keras.Model(inp, out)
+    x = rng.uniform(0, 1, size=(2, 30, 4))
+    result, _ = compare_sequences(model, x)
+    (custom,) = [r for r in result.report if r.name == "custom"]
+    assert custom.tier == "neural" and custom.n_neurons == 5
+
+
+@pytest.mark.parametrize("allow_fallback", [True, False])
+def test_custom_layer_mixing_time_steps_never_falls_back(allow_fallback):
+    inp = keras.Input((10, 3))
+    model = keras.Model(inp, RunningSum()(SpikingActivation("relu")(inp)))
+    with pytest.raises(nengo_keras.ConversionError, match="one time step at a time|may mix"):
+        nengo_keras.to_nengo(model, allow_fallback=allow_fallback)
