@@ -12,6 +12,7 @@ from . import (  # noqa: F401
     normalization,
     ops,
     pooling,
+    preprocessing,
     reshaping,
     spiking,
 )
