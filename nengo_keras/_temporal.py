@@ -290,6 +290,8 @@ def _last_axis(op, node):
 
 def _axis(op, node):
     ndim = len(node.input_tensors[0].shape)
+    if op.axis is None:
+        return "it acts on all axes, the time axis included"
     axes = op.axis if isinstance(op.axis, (list, tuple)) else [op.axis]
     if any(a % ndim == 1 for a in axes):
         return f"its axis {op.axis} is the time axis"
@@ -302,6 +304,12 @@ def _reshape(op, node):
     if same_steps and kg.size_of(x.shape[2:] or (1,)) == kg.size_of(y.shape[2:] or (1,)):
         return None
     return f"it reshapes {tuple(x.shape)} to {tuple(y.shape)}, not keeping the time steps apart"
+
+
+def _prelu(op, node):
+    if 1 not in (op.shared_axes or ()):
+        return "its alpha weights differ from time step to time step (shared_axes=[1] shares them)"
+    return None
 
 
 def _flatten(op, node):
@@ -330,18 +338,23 @@ def _table():
 
     L = keras.layers
     per_step = [
-        L.Activation, L.ReLU, L.LeakyReLU, L.ELU, L.PReLU,
+        L.Activation, L.ReLU, L.LeakyReLU, L.ELU,
         L.Dropout, L.SpatialDropout1D, L.SpatialDropout2D, L.SpatialDropout3D,
         L.GaussianNoise, L.GaussianDropout, L.AlphaDropout,
-        L.ActivityRegularization, L.Identity,
+        L.ActivityRegularization, L.Identity, L.Rescaling,
         L.Add, L.Subtract, L.Average, L.Maximum, L.Minimum, L.Multiply,
         L.TimeDistributed,
     ]  # fmt: skip
     table = {cls: _per_step for cls in per_step}
     table.update({SpikingActivation: _sequence, Lowpass: _sequence, Alpha: _sequence})
     table.update({L.Dense: _last_axis, L.Reshape: _reshape, L.Flatten: _flatten})
-    for cls in (L.Concatenate, L.BatchNormalization, L.LayerNormalization, L.Softmax):
-        table[cls] = _axis
+    table[L.PReLU] = _prelu
+    for name in (
+        "Concatenate", "BatchNormalization", "LayerNormalization", "Softmax",
+        "Normalization", "UnitNormalization", "RMSNormalization",
+    ):  # fmt: skip
+        if hasattr(L, name):  # RMSNormalization is recent
+            table[getattr(L, name)] = _axis
     for path in (
         "numpy.Add", "numpy.Subtract", "numpy.Multiply", "numpy.Divide",
         "numpy.TrueDivide", "numpy.Negative", "numpy.Maximum", "numpy.Minimum",

@@ -177,6 +177,7 @@ def test_nested_model_in_temporal_model(rng):
         (lambda x: L.Dense(2)(L.Flatten()(x)), "flattens the time axis"),
         (lambda x: L.Conv1D(3, 3)(x), "may mix time steps"),
         (lambda x: L.Concatenate(axis=1)([x, x]), "is the time axis"),
+        (lambda x: L.PReLU()(x), "differ from time step to time step"),
         (lambda x: x + np.ones((10, 5)), "varies along the time axis"),
         (lambda x: L.Add()([x, L.Lambda(lambda y: y[:, -1:])(x)]), "may mix time steps"),
     ],
@@ -289,3 +290,22 @@ def test_custom_layer_mixing_time_steps_never_falls_back(allow_fallback):
     model = keras.Model(inp, RunningSum()(SpikingActivation("relu")(inp)))
     with pytest.raises(nengo_keras.ConversionError, match="one time step at a time|may mix"):
         nengo_keras.to_nengo(model, allow_fallback=allow_fallback)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        L.Rescaling(2.0, offset=-1.0),
+        L.LayerNormalization(),
+        L.Softmax(),
+        L.ELU(),
+        L.PReLU(alpha_initializer="uniform", shared_axes=[1]),
+    ],
+)
+def test_per_step_layers_in_temporal_models(layer, rng):
+    inp = keras.Input((8, 5))
+    h = L.Dense(5, bias_initializer="normal")(inp)
+    model = keras.Model(inp, layer(h))
+    result = nengo_keras.to_nengo(model, temporal=True)
+    x = rng.uniform(-1, 1, size=(2, 8, 5)).astype("float32")
+    assert_close(result.predict(x), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
