@@ -136,7 +136,9 @@ def to_nengo(
         last axis, elementwise maths, ``TimeDistributed``...) convert on the
         per-step shape, and `nengo_keras.layers` spiking and synapse layers
         become spiking neurons and synapses. Layers that mix time steps
-        (recurrent layers, Flatten over time...) are reported. ``None`` (the
+        (recurrent layers, Flatten over time...) are reported; the user's own
+        converters (``to_nengo``, `register_converter`) get one step's shapes
+        and are trusted to act per step. ``None`` (the
         default) auto-detects: True iff the model contains a
         `nengo_keras.layers.SpikingActivation`, ``Lowpass`` or ``Alpha``.
         Run the result with ``result.run(x)``, ``x`` shaped
