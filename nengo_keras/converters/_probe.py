@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._linear import Matrix
+from ..context import add_time_axis, drop_time_axis
 
 _BASE = 2**12  # two float32-exact digits cover indices up to 2**24 - 1
 
@@ -93,10 +94,14 @@ def rearrange(ctx, inputs, source, out_shape):
 def keras_call(ctx):
     """The current layer call as a function of its tensor inputs, in order."""
     op = ctx.layer
+    timed = ctx.timed  # one step of a temporal call: Keras needs a time axis
 
     def call(*tensors):
+        if timed:
+            tensors = add_time_axis(tensors)
         args, kwargs = ctx.call_arguments(tensors)
-        return op(*args, **kwargs)
+        out = op(*args, **kwargs)
+        return drop_time_axis(out) if timed else out
 
     return call
 
