@@ -4,6 +4,7 @@ Build with ``python3 run.py docs`` (warnings are errors). The build needs no
 network access: there is no intersphinx, and the theme ships with Sphinx.
 """
 
+import inspect
 import os
 import sys
 
@@ -38,6 +39,28 @@ autodoc_typehints = "none"  # the numpydoc sections carry the types
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
+
+
+
+def _keras_layer_signature(app, what, name, obj, options, signature, return_annotation):
+    """Show the ``__init__`` arguments of nengo_keras' Keras layers.
+
+    Keras layers define ``__new__(cls, *args, **kwargs)``, which autodoc
+    would show instead of the constructor's real arguments.
+    """
+    init = getattr(obj, "__init__", None)
+    if what != "class" or signature != "(*args, **kwargs)" or init is None:
+        return None
+    if not getattr(init, "__module__", "").startswith("nengo_keras"):
+        return None
+    sig = inspect.signature(init)
+    params = list(sig.parameters.values())[1:]  # drop self
+    return str(sig.replace(parameters=params)), return_annotation
+
+
+def setup(app):
+    app.connect("autodoc-process-signature", _keras_layer_signature)
+
 
 html_theme = "alabaster"
 html_title = f"nengo_keras {release}"
