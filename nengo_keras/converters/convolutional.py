@@ -1,4 +1,11 @@
-"""Convolutions: `nengo.Convolution` where it is exact, sparse matrices elsewhere."""
+"""Convolutions: Nengo convolution transforms where exact, sparse matrices elsewhere.
+
+Regular, depthwise and separable convolutions use `nengo.Convolution`
+(depthwise ones as grouped convolutions), transposed ones
+`nengo.ConvolutionTranspose`; where Nengo cannot express a layer exactly
+(3-D, dilation, causal padding, some output shapes) the layer becomes an
+exact sparse matrix built by `_spatial.conv_matrix`.
+"""
 
 from __future__ import annotations
 
@@ -65,10 +72,16 @@ def channel_bias(bias, shape, axis):
     return np.broadcast_to(bias.reshape(view), shape).ravel()
 
 
+def finish(layer, ctx, y, axis):
+    """Add a convolution layer's bias and apply its activation."""
+    if layer.use_bias:
+        y = y + channel_bias(ctx.weight(layer, "bias"), y.shape, axis)
+    return ctx.activate(y, layer.activation)
+
+
 def convert_conv(layer, ctx, x, **_):
     """Conv1D/2D/3D (any strides, padding, dilation, groups)."""
-    rank = layer.rank
-    axis = _spatial.channel_axis(layer, rank)
+    axis = _spatial.channel_axis(layer, layer.rank)
     out_shape = ctx.output_shapes[0]
     transform = conv_transform(
         ctx,
@@ -81,11 +94,139 @@ def convert_conv(layer, ctx, x, **_):
         layer.groups,
         axis,
     )
-    y = ctx.linear(x, transform, out_shape)
-    if layer.use_bias:
-        y = y + channel_bias(ctx.weight(layer, "bias"), out_shape, axis)
-    return ctx.activate(y, layer.activation)
+    return finish(layer, ctx, ctx.linear(x, transform, out_shape), axis)
 
 
-for _cls in (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D):
-    register_converter(_cls, convert_conv, values=True)
+def depthwise_transform(ctx, layer, kernel, in_shape, out_shape, axis):
+    """A depthwise kernel ``(*window, channels, multiplier)`` as a convolution
+    with one group per input channel.
+
+    Output channel ``c * multiplier + m`` reads input channel ``c`` through
+    ``kernel[..., c, m]``: in grouped Keras layout (one input channel per
+    group) that is the same array reshaped to ``(*window, 1, channels * m)``.
+    """
+    window, channels = kernel.shape[:-2], kernel.shape[-2]
+    grouped = kernel.reshape(window + (1, -1))
+    return conv_transform(
+        ctx,
+        grouped,
+        in_shape,
+        out_shape,
+        layer.strides,
+        layer.padding,
+        layer.dilation_rate,
+        channels,
+        axis,
+    )
+
+
+def convert_depthwise(layer, ctx, x, **_):
+    """DepthwiseConv1D/2D (depth multiplier, strides, padding, dilation)."""
+    axis = _spatial.channel_axis(layer, layer.rank)
+    out_shape = ctx.output_shapes[0]
+    kernel = ctx.weight(layer, "kernel")
+    transform = depthwise_transform(ctx, layer, kernel, x.shape, out_shape, axis)
+    return finish(layer, ctx, ctx.linear(x, transform, out_shape), axis)
+
+
+def convert_separable(layer, ctx, x, **_):
+    """SeparableConv1D/2D: a depthwise then a pointwise (1x1) convolution.
+
+    Both are linear, so they fuse into one full convolution when that costs
+    no more multiply-adds than the two steps (small windows, few filters).
+    Otherwise the depthwise result is held by one pass-through Node (Nengo
+    cannot chain two convolution transforms), the smallest place to cut.
+    """
+    axis = _spatial.channel_axis(layer, layer.rank)
+    out_shape = ctx.output_shapes[0]
+    depthwise = ctx.weight(layer, "depthwise_kernel")  # (*window, C, M)
+    pointwise = ctx.weight(layer, "pointwise_kernel")  # (1, ..., C * M, F)
+    window = int(np.prod(depthwise.shape[:-2]))
+    channels, multiplier = depthwise.shape[-2:]
+    filters = pointwise.shape[-1]
+    if window * filters <= multiplier * (window + filters):
+        per_channel = pointwise.reshape(channels, multiplier, filters)
+        kernel = np.einsum("...cm,cmf->...cf", depthwise, per_channel)
+        transform = conv_transform(
+            ctx,
+            kernel,
+            x.shape,
+            out_shape,
+            layer.strides,
+            layer.padding,
+            layer.dilation_rate,
+            1,
+            axis,
+        )
+        return finish(layer, ctx, ctx.linear(x, transform, out_shape), axis)
+    mid_shape = list(out_shape)
+    mid_shape[axis if axis == 0 else -1] = channels * multiplier
+    mid_shape = tuple(mid_shape)
+    mid = ctx.linear(
+        x, depthwise_transform(ctx, layer, depthwise, x.shape, mid_shape, axis), mid_shape
+    )
+    ones = (1,) * layer.rank
+    transform = conv_transform(
+        ctx, pointwise, mid_shape, out_shape, ones, "valid", ones, 1, axis
+    )
+    return finish(layer, ctx, ctx.linear(mid, transform, out_shape), axis)
+
+
+def transpose_transform(kernel, in_shape, out_shape, strides, padding, output_padding, dilation, axis):
+    """The `Linear` map of a Keras transposed convolution.
+
+    ``kernel`` has Keras layout ``(*window, filters, in_channels)``. For 1-D/2-D
+    without dilation, `nengo.ConvolutionTranspose` pads exactly as Keras does
+    whenever it accepts Keras' output shape; otherwise (3-D, dilation, an
+    output shape Nengo rejects) the map is the transpose of the sparse matrix
+    of the convolution it reverses.
+    """
+    rank = kernel.ndim - 2
+    channels_last = axis != 0
+    if rank <= 2 and set(dilation) == {1}:
+        try:
+            return Conv(
+                nengo.ConvolutionTranspose(
+                    n_filters=kernel.shape[-2],
+                    input_shape=nengo.transforms.ChannelShape(in_shape, channels_last),
+                    output_shape=nengo.transforms.ChannelShape(out_shape, channels_last),
+                    kernel_size=kernel.shape[:rank],
+                    strides=tuple(strides),
+                    padding=padding,
+                    channels_last=channels_last,
+                    init=np.swapaxes(kernel, -1, -2),
+                )
+            )
+        except nengo.exceptions.ValidationError:
+            pass  # Nengo has no padding for this output shape
+    pads = _spatial.transpose_pads(padding, kernel.shape[:rank], strides, dilation, output_padding)
+    forward = _spatial.conv_matrix(out_shape, in_shape, kernel, strides, pads, dilation, 1, axis)
+    return Matrix(forward.T.tocsr())
+
+
+def convert_conv_transpose(layer, ctx, x, **_):
+    """Conv1D/2D/3DTranspose (strides, padding, ``output_padding``, dilation)."""
+    axis = _spatial.channel_axis(layer, layer.rank)
+    out_shape = ctx.output_shapes[0]
+    transform = transpose_transform(
+        ctx.weight(layer, "kernel"),
+        x.shape,
+        out_shape,
+        layer.strides,
+        layer.padding,
+        layer.output_padding,
+        layer.dilation_rate,
+        axis,
+    )
+    return finish(layer, ctx, ctx.linear(x, transform, out_shape), axis)
+
+
+_L = keras.layers
+for _classes, _fn in (
+    ((_L.Conv1D, _L.Conv2D, _L.Conv3D), convert_conv),
+    ((_L.DepthwiseConv1D, _L.DepthwiseConv2D), convert_depthwise),
+    ((_L.SeparableConv1D, _L.SeparableConv2D), convert_separable),
+    ((_L.Conv1DTranspose, _L.Conv2DTranspose, _L.Conv3DTranspose), convert_conv_transpose),
+):
+    for _cls in _classes:
+        register_converter(_cls, _fn, values=True)
