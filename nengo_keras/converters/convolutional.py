@@ -13,6 +13,8 @@ import keras
 import nengo
 import numpy as np
 
+from nengo.transforms import ChannelShape
+
 from .._linear import Conv, Matrix
 from ..registry import register_converter
 from . import _spatial
@@ -72,61 +74,46 @@ def channel_bias(bias, shape, axis):
     return np.broadcast_to(bias.reshape(view), shape).ravel()
 
 
-def finish(layer, ctx, y, axis):
+def finish(layer, ctx, y):
     """Add a convolution layer's bias and apply its activation."""
     if layer.use_bias:
+        axis = _spatial.channel_axis(layer, layer.rank)
         y = y + channel_bias(ctx.weight(layer, "bias"), y.shape, axis)
     return ctx.activate(y, layer.activation)
 
 
-def convert_conv(layer, ctx, x, **_):
-    """Conv1D/2D/3D (any strides, padding, dilation, groups)."""
+def layer_transform(ctx, layer, kernel, in_shape, out_shape, groups=1):
+    """`conv_transform` with the layer's strides, padding and dilation."""
     axis = _spatial.channel_axis(layer, layer.rank)
-    out_shape = ctx.output_shapes[0]
-    transform = conv_transform(
-        ctx,
-        ctx.weight(layer, "kernel"),
-        x.shape,
-        out_shape,
-        layer.strides,
-        layer.padding,
-        layer.dilation_rate,
-        layer.groups,
-        axis,
-    )
-    return finish(layer, ctx, ctx.linear(x, transform, out_shape), axis)
+    args = (layer.strides, layer.padding, layer.dilation_rate, groups, axis)
+    return conv_transform(ctx, kernel, in_shape, out_shape, *args)
 
 
-def depthwise_transform(ctx, layer, kernel, in_shape, out_shape, axis):
-    """A depthwise kernel ``(*window, channels, multiplier)`` as a convolution
-    with one group per input channel.
+def as_grouped(depthwise):
+    """A depthwise kernel ``(*window, channels, multiplier)`` in grouped layout.
 
     Output channel ``c * multiplier + m`` reads input channel ``c`` through
-    ``kernel[..., c, m]``: in grouped Keras layout (one input channel per
-    group) that is the same array reshaped to ``(*window, 1, channels * m)``.
+    ``kernel[..., c, m]``: with one group (of one input channel) per channel,
+    Keras' grouped layout ``(*window, 1, channels * multiplier)`` is the same
+    array reshaped. Returns the kernel and the number of groups.
     """
-    window, channels = kernel.shape[:-2], kernel.shape[-2]
-    grouped = kernel.reshape(window + (1, -1))
-    return conv_transform(
-        ctx,
-        grouped,
-        in_shape,
-        out_shape,
-        layer.strides,
-        layer.padding,
-        layer.dilation_rate,
-        channels,
-        axis,
-    )
+    return depthwise.reshape(depthwise.shape[:-2] + (1, -1)), depthwise.shape[-2]
+
+
+def convert_conv(layer, ctx, x, **_):
+    """Conv1D/2D/3D (any strides, padding, dilation, groups)."""
+    out_shape = ctx.output_shapes[0]
+    kernel = ctx.weight(layer, "kernel")
+    transform = layer_transform(ctx, layer, kernel, x.shape, out_shape, layer.groups)
+    return finish(layer, ctx, ctx.linear(x, transform, out_shape))
 
 
 def convert_depthwise(layer, ctx, x, **_):
     """DepthwiseConv1D/2D (depth multiplier, strides, padding, dilation)."""
-    axis = _spatial.channel_axis(layer, layer.rank)
     out_shape = ctx.output_shapes[0]
-    kernel = ctx.weight(layer, "kernel")
-    transform = depthwise_transform(ctx, layer, kernel, x.shape, out_shape, axis)
-    return finish(layer, ctx, ctx.linear(x, transform, out_shape), axis)
+    kernel, groups = as_grouped(ctx.weight(layer, "kernel"))
+    transform = layer_transform(ctx, layer, kernel, x.shape, out_shape, groups)
+    return finish(layer, ctx, ctx.linear(x, transform, out_shape))
 
 
 def convert_separable(layer, ctx, x, **_):
@@ -137,7 +124,6 @@ def convert_separable(layer, ctx, x, **_):
     Otherwise the depthwise result is held by one pass-through Node (Nengo
     cannot chain two convolution transforms), the smallest place to cut.
     """
-    axis = _spatial.channel_axis(layer, layer.rank)
     out_shape = ctx.output_shapes[0]
     depthwise = ctx.weight(layer, "depthwise_kernel")  # (*window, C, M)
     pointwise = ctx.weight(layer, "pointwise_kernel")  # (1, ..., C * M, F)
@@ -147,32 +133,24 @@ def convert_separable(layer, ctx, x, **_):
     if window * filters <= multiplier * (window + filters):
         per_channel = pointwise.reshape(channels, multiplier, filters)
         kernel = np.einsum("...cm,cmf->...cf", depthwise, per_channel)
-        transform = conv_transform(
-            ctx,
-            kernel,
-            x.shape,
-            out_shape,
-            layer.strides,
-            layer.padding,
-            layer.dilation_rate,
-            1,
-            axis,
-        )
-        return finish(layer, ctx, ctx.linear(x, transform, out_shape), axis)
+        transform = layer_transform(ctx, layer, kernel, x.shape, out_shape)
+        return finish(layer, ctx, ctx.linear(x, transform, out_shape))
+    axis = _spatial.channel_axis(layer, layer.rank)
     mid_shape = list(out_shape)
-    mid_shape[axis if axis == 0 else -1] = channels * multiplier
+    mid_shape[axis] = channels * multiplier
     mid_shape = tuple(mid_shape)
-    mid = ctx.linear(
-        x, depthwise_transform(ctx, layer, depthwise, x.shape, mid_shape, axis), mid_shape
-    )
+    kernel, groups = as_grouped(depthwise)
+    transform = layer_transform(ctx, layer, kernel, x.shape, mid_shape, groups)
+    mid = ctx.linear(x, transform, mid_shape)
     ones = (1,) * layer.rank
-    transform = conv_transform(
-        ctx, pointwise, mid_shape, out_shape, ones, "valid", ones, 1, axis
-    )
-    return finish(layer, ctx, ctx.linear(mid, transform, out_shape), axis)
+    args = (ones, "valid", ones, 1, axis)
+    transform = conv_transform(ctx, pointwise, mid_shape, out_shape, *args)
+    return finish(layer, ctx, ctx.linear(mid, transform, out_shape))
 
 
-def transpose_transform(kernel, in_shape, out_shape, strides, padding, output_padding, dilation, axis):
+def transpose_transform(
+    kernel, in_shape, out_shape, strides, padding, output_padding, dilation, axis
+):
     """The `Linear` map of a Keras transposed convolution.
 
     ``kernel`` has Keras layout ``(*window, filters, in_channels)``. For 1-D/2-D
@@ -188,8 +166,8 @@ def transpose_transform(kernel, in_shape, out_shape, strides, padding, output_pa
             return Conv(
                 nengo.ConvolutionTranspose(
                     n_filters=kernel.shape[-2],
-                    input_shape=nengo.transforms.ChannelShape(in_shape, channels_last),
-                    output_shape=nengo.transforms.ChannelShape(out_shape, channels_last),
+                    input_shape=ChannelShape(in_shape, channels_last),
+                    output_shape=ChannelShape(out_shape, channels_last),
                     kernel_size=kernel.shape[:rank],
                     strides=tuple(strides),
                     padding=padding,
@@ -199,14 +177,16 @@ def transpose_transform(kernel, in_shape, out_shape, strides, padding, output_pa
             )
         except nengo.exceptions.ValidationError:
             pass  # Nengo has no padding for this output shape
-    pads = _spatial.transpose_pads(padding, kernel.shape[:rank], strides, dilation, output_padding)
-    forward = _spatial.conv_matrix(out_shape, in_shape, kernel, strides, pads, dilation, 1, axis)
+    window = kernel.shape[:rank]
+    pads = _spatial.transpose_pads(padding, window, strides, dilation, output_padding)
+    forward = _spatial.conv_matrix(
+        out_shape, in_shape, kernel, strides, pads, dilation, 1, axis
+    )
     return Matrix(forward.T.tocsr())
 
 
-def convert_conv_transpose(layer, ctx, x, **_):
+def convert_transpose(layer, ctx, x, **_):
     """Conv1D/2D/3DTranspose (strides, padding, ``output_padding``, dilation)."""
-    axis = _spatial.channel_axis(layer, layer.rank)
     out_shape = ctx.output_shapes[0]
     transform = transpose_transform(
         ctx.weight(layer, "kernel"),
@@ -216,9 +196,9 @@ def convert_conv_transpose(layer, ctx, x, **_):
         layer.padding,
         layer.output_padding,
         layer.dilation_rate,
-        axis,
+        _spatial.channel_axis(layer, layer.rank),
     )
-    return finish(layer, ctx, ctx.linear(x, transform, out_shape), axis)
+    return finish(layer, ctx, ctx.linear(x, transform, out_shape))
 
 
 _L = keras.layers
@@ -226,7 +206,7 @@ for _classes, _fn in (
     ((_L.Conv1D, _L.Conv2D, _L.Conv3D), convert_conv),
     ((_L.DepthwiseConv1D, _L.DepthwiseConv2D), convert_depthwise),
     ((_L.SeparableConv1D, _L.SeparableConv2D), convert_separable),
-    ((_L.Conv1DTranspose, _L.Conv2DTranspose, _L.Conv3DTranspose), convert_conv_transpose),
+    ((_L.Conv1DTranspose, _L.Conv2DTranspose, _L.Conv3DTranspose), convert_transpose),
 ):
     for _cls in _classes:
         register_converter(_cls, _fn, values=True)
