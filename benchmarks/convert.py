@@ -11,11 +11,7 @@ forward pass (batch 1) measured in the same process.
 """
 
 import argparse
-import time
-
-from _common import keras, keras_step_time, nengo_times, table
-
-import nengo_keras
+from _common import keras, measure, table
 
 L = keras.layers
 
@@ -55,29 +51,6 @@ def densenet121():
 MODELS = [seed_model, vgg_cifar, resnet50, densenet121]
 
 
-def measure(make):
-    model = make()
-    start = time.perf_counter()
-    result = nengo_keras.to_nengo(model, allow_fallback=False)
-    convert = time.perf_counter() - start
-    build, step = nengo_times(result)
-    build_fast, _ = nengo_times(result, optimize=False, n_steps=1, repeats=1)
-    _, step32 = nengo_times(result, optimize=False, bits=32)
-    keras_step = keras_step_time(model)
-    return dict(
-        model=model.name,
-        neurons=result.n_neurons,
-        convert_s=convert,
-        build_s=build,
-        build_noopt_s=build_fast,
-        step_ms=step * 1e3,
-        step32_ms=step32 * 1e3,
-        keras_ms=keras_step * 1e3,
-        ratio=step / keras_step,
-        ratio32=step32 / keras_step,
-    )
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small models only")
@@ -88,7 +61,7 @@ def main():
         makers = [m for m in MODELS if m.__name__ in args.only.split(",")]
     rows = []
     for make in makers:
-        rows.append(measure(make))
+        rows.append(measure(make(), allow_fallback=False))
         print(table(rows[-1:], list(rows[-1])), flush=True)
     print()
     print(table(rows, list(rows[0])))

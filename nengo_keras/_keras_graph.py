@@ -95,6 +95,10 @@ def graph_of(model):
         subclassed model whose ``call`` is arbitrary Python).
     """
     functional = _functional_of(model)
+    if functional is None and not isinstance(model, keras.Sequential):
+        traced = _trace_subclassed(model)
+        if traced is not None:
+            return traced
     if functional is None:
         if isinstance(model, keras.Sequential):
             raise ConversionError(
@@ -111,40 +115,88 @@ def graph_of(model):
             [
                 (
                     model,
-                    f"cannot read the layer graph of a subclassed "
-                    f"`{type(model).__name__}` model (its `call` is Python code)",
-                    "build the model with the functional API or "
-                    "`keras.Sequential`, or give the model class a `to_nengo` "
-                    "method (see `nengo_keras.NengoConvertible`)",
+                    f"cannot read the layer graph of the subclassed "
+                    f"`{type(model).__name__}` model: it is not built with one "
+                    f"input, or its `call` does not run on symbolic tensors",
+                    "call the model once on data (or `model.build(shape)`) before "
+                    "converting, or build it with the functional API or "
+                    "`keras.Sequential`",
                 )
             ]
         )
-    known = {id(x) for x in functional._inputs}
+    return _graph(model, functional._inputs, functional._outputs, functional)
+
+
+def _graph(model, inputs, outputs, function):
+    known = {id(x) for x in inputs}
     nodes = []
-    for depth in sorted(functional._nodes_by_depth, reverse=True):
-        for node in functional._nodes_by_depth[depth]:
+    for depth in sorted(function._nodes_by_depth, reverse=True):
+        for node in function._nodes_by_depth[depth]:
             if node.operation is None or node.is_input:
                 continue
-            inputs = list(node.arguments.keras_tensors)
-            if any(id(x) not in known for x in inputs):
+            node_inputs = list(node.arguments.keras_tensors)
+            if any(id(x) not in known for x in node_inputs):
                 continue  # not reachable from the model inputs (Keras skips these too)
-            outputs = list(node.outputs)
-            known.update(id(x) for x in outputs)
+            node_outputs = list(node.outputs)
+            known.update(id(x) for x in node_outputs)
             nodes.append(
                 GraphNode(
                     op=node.operation,
                     call_index=_call_index(node),
-                    input_tensors=inputs,
-                    output_tensors=outputs,
+                    input_tensors=node_inputs,
+                    output_tensors=node_outputs,
                     _keras_node=node,
                 )
             )
-    return Graph(
-        model=model,
-        inputs=list(functional._inputs),
-        outputs=list(functional._outputs),
-        nodes=nodes,
+    return Graph(model=model, inputs=list(inputs), outputs=list(outputs), nodes=nodes)
+
+
+def trace(layer, graph_node):
+    """The graph of ``layer.call`` run on fresh symbolic inputs.
+
+    Custom layers (and Keras layers without a converter) are usually built
+    from ``keras.ops`` and other layers; calling their ``call`` on symbolic
+    tensors records those operations as a graph that converts like any model.
+    Keras records each symbolic call in the called layers' node lists; they
+    are restored afterwards so the user's model is left exactly as it was.
+    """
+    fresh = [keras.KerasTensor(kt.shape, dtype=kt.dtype) for kt in graph_node.input_tensors]
+    args, kwargs = graph_node.fill_in(
+        {id(kt): new for kt, new in zip(graph_node.input_tensors, fresh)}
     )
+    return _trace_call(layer, fresh, args, kwargs)
+
+
+def _trace_call(layer, fresh, args, kwargs):
+    layers = layer._flatten_layers(include_self=True) if hasattr(layer, "_flatten_layers") else [layer]
+    saved = [(x, list(x._inbound_nodes), list(x._outbound_nodes)) for x in layers]
+    try:
+        outputs = keras.tree.flatten(layer.call(*args, **kwargs))
+        if not all(is_keras_tensor(x) for x in outputs):
+            raise TypeError("the call returned something other than tensors")
+        function = keras.Function(fresh, outputs)
+        return _graph(layer, fresh, outputs, function)
+    finally:
+        for x, inbound, outbound in saved:
+            x._inbound_nodes[:] = inbound
+            x._outbound_nodes[:] = outbound
+
+
+def _trace_subclassed(model):
+    """The graph of a built subclassed model's ``call`` (single input), or None."""
+    shapes = getattr(model, "_build_shapes_dict", None) or {}
+    if len(shapes) != 1:
+        return None
+    (shape,) = shapes.values()
+    if not isinstance(shape, (tuple, list)) or not all(
+        isinstance(s, int) or s is None for s in shape
+    ):
+        return None
+    fresh = keras.KerasTensor((None,) + tuple(shape[1:]), name="input")
+    try:
+        return _trace_call(model, [fresh], (fresh,), {})
+    except Exception:  # arbitrary Python in call: report it as untraceable
+        return None
 
 
 def _call_index(node):
@@ -157,7 +209,7 @@ def _call_index(node):
 def producer(tensor):
     """Return ``(operation, call_index, output_index)`` that made ``tensor``."""
     history = getattr(tensor, "_keras_history", None)
-    if history is None:
+    if history is None or history.operation is None:
         return None
     return history.operation, history.node_index, history.tensor_index
 

@@ -29,7 +29,8 @@ class Converter:
 swap_activations, scale_firing_rates, synapse
         As in NengoDL (see `nengo_keras.to_nengo`).
     **options
-        Further `nengo_keras.to_nengo` options (e.g. ``tiers``).
+        Further `nengo_keras.to_nengo` options (e.g. ``tiers``). Unlike
+        `to_nengo`, ``trace_layers`` defaults to False here, as in NengoDL.
 
     Attributes
     ----------
@@ -68,6 +69,9 @@ swap_activations, scale_firing_rates, synapse
         synapse=None,
         **options,
     ):
+        # NengoDL treated layers without a converter as unconvertible; keep that
+        # (its guide relies on it) unless the caller asks for tracing
+        options.setdefault("trace_layers", False)
         self.model = model
         self.allow_fallback = allow_fallback
         self.inference_only = inference_only

@@ -47,6 +47,7 @@ class Options:
     inference_only: bool = False
     fold_batchnorm: bool = True
     groups_as_dense: bool = False
+    trace_layers: bool = True
     tiers: tuple = TIERS
     converters: dict | None = None
 
@@ -58,6 +59,7 @@ class Options:
             "inference_only",
             "fold_batchnorm",
             "groups_as_dense",
+            "trace_layers",
         ):
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise TypeError(

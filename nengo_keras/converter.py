@@ -14,8 +14,13 @@ import numpy as np
 from . import _keras_graph as kg
 from .context import ConversionContext, Options, Unsupported
 from .errors import ConversionError, describe
-from .registry import find_converter
+from .converters.traced import convert_traced
+from .registry import Entry, find_converter
 from .values import Value
+
+
+# layers with no converter are converted through the graph of their call
+TRACED = Entry(convert_traced, values=True, source="trace")
 
 
 @dataclasses.dataclass
@@ -66,6 +71,7 @@ def to_nengo(
     inference_only=False,
     fold_batchnorm=True,
     groups_as_dense=False,
+    trace_layers=True,
     tiers=("neural", "node", "fallback"),
     converters=None,
     label=None,
@@ -107,6 +113,10 @@ def to_nengo(
     groups_as_dense : bool
         Emit grouped / depthwise convolutions as full kernels with zeros off the
         groups, for backends that ignore or reject ``groups``.
+    trace_layers : bool
+        Convert layers that have no converter through the ``keras.ops`` their
+        ``call`` is made of (so most custom layers need no conversion code).
+        False treats them as unconvertible (NengoDL's behaviour).
     tiers : tuple of str
         Allowed tiers: ``"neural"``, ``"node"``, ``"fallback"``. Targeting
         neuromorphic hardware, pass ``("neural",)`` to get an error listing
@@ -140,6 +150,7 @@ def to_nengo(
         inference_only=inference_only,
         fold_batchnorm=fold_batchnorm,
         groups_as_dense=groups_as_dense,
+        trace_layers=trace_layers,
         tiers=tiers,
         converters=converters,
     )
@@ -277,6 +288,26 @@ class Walker:
                 values[id(kt)] = value
                 self.tensors.append((kt, value, "/".join(self.path)))
 
+    def walk_strict(self, graph, values, label):
+        """Walk ``graph`` inside a sub-network, without fallback or reports.
+
+        Returns the problems found; on any problem the sub-network is removed
+        again, so a failed attempt leaves no trace in the network.
+        """
+        ctx = self.ctx
+        saved = (self.problems, self.report, ctx.options.allow_fallback)
+        self.problems, self.report = [], []
+        ctx.options.allow_fallback = False
+        try:
+            with ctx.subnetwork(label) as net:
+                self.walk(graph, values)
+        finally:
+            problems = self.problems
+            self.problems, self.report, ctx.options.allow_fallback = saved
+        if problems:
+            ctx.network.networks.remove(net)
+        return problems
+
     def convert_node(self, node, inputs):
         ctx, op = self.ctx, node.op
         out_shapes = [kg.tensor_shape(kt) for kt in node.output_tensors]
@@ -289,6 +320,8 @@ class Walker:
         self._check_shared(op)
 
         entry = find_converter(op, ctx.options.converters)
+        if entry is None and ctx.options.trace_layers:
+            entry = TRACED
         net = ctx.network
         counts = (len(net.nodes), len(net.ensembles), len(net.networks))
         converter_name = entry.name if entry is not None else "fallback"
@@ -297,7 +330,10 @@ class Walker:
                 if entry is None:
                     raise Unsupported(
                         f"no converter for {type(op).__name__}",
-                        _no_converter_fix(op),
+                        "give the layer a to_nengo method (mix in "
+                        "nengo_keras.NengoConvertible), register one with "
+                        f"@nengo_keras.register_converter({type(op).__name__}), "
+                        "or pass allow_fallback=True",
                     )
                 outputs = self._call(entry, op, node, inputs)
             except Unsupported as e:
@@ -411,19 +447,6 @@ class Walker:
 def _computes(node):
     """Whether a Node runs a function (rather than passing or holding values)."""
     return callable(node.output) or isinstance(node.output, nengo.Process)
-
-
-def _no_converter_fix(op):
-    if isinstance(op, keras.Model) and not kg.is_graph_model(op):
-        return (
-            "build the nested model functionally, or give it a to_nengo method "
-            "(nengo_keras.NengoConvertible)"
-        )
-    return (
-        "give the layer a to_nengo method (mix in nengo_keras.NengoConvertible), "
-        "register one with @nengo_keras.register_converter(" + type(op).__name__ + "), "
-        "or pass allow_fallback=True"
-    )
 
 
 class InputFeed:

@@ -199,7 +199,9 @@ class ConvertedModel:
         dt : float
             Simulator time step.
         simulator : type, optional
-            Simulator class (default `nengo.Simulator`); any Nengo backend works.
+            Simulator class (default `nengo.Simulator`, built with
+            ``optimize=False``, which builds large converted networks many times
+            faster at the same speed per step); any Nengo backend works.
         probes : list, optional
             Probes to return instead of the model outputs.
         progress_bar : bool

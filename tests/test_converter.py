@@ -207,8 +207,20 @@ def test_spiking_conversion_approaches_rate_output():
 
 
 class Unknown(L.Layer):
+    """A layer made of an operation with no Nengo equivalent (sorting)."""
+
     def call(self, x):
-        return keras.ops.sin(x) * 2
+        return keras.ops.sort(x, axis=-1) * 2
+
+
+class Traceable(L.Layer):
+    """A custom layer made of keras.ops and a weight: converts by tracing."""
+
+    def build(self, shape):
+        self.gain = self.add_weight(shape=(shape[-1],), initializer="random_normal")
+
+    def call(self, x):
+        return keras.ops.relu(x) * self.gain + x
 
 
 def test_fallback_node_computes_keras_layer():
@@ -219,6 +231,20 @@ def test_fallback_node_computes_keras_layer():
     with pytest.warns(UserWarning, match="unknown"):
         result = check_conversion(model)
     assert tiers(result)["unknown"] == "fallback"
+
+
+def test_custom_layer_converts_through_its_call():
+    inp = keras.Input((4,))
+    block = Traceable(name="traced")
+    out = block(L.Dense(4, bias_initializer="normal")(inp))
+    model = keras.Model(inp, out)
+    calls = len(block._inbound_nodes), len(block._outbound_nodes)
+    result = check_conversion(model, allow_fallback=False)
+    assert tiers(result)["traced"] == "neural"
+    assert result.report[-1].converter == "convert_traced"
+    assert (len(block._inbound_nodes), len(block._outbound_nodes)) == calls
+    with pytest.raises(nengo_keras.ConversionError, match="traced"):
+        nengo_keras.to_nengo(model, allow_fallback=False, trace_layers=False)
 
 
 def test_no_fallback_lists_every_unconvertible_layer():
@@ -274,19 +300,29 @@ def test_unknown_input_shape_is_a_clear_error():
         nengo_keras.to_nengo(model)
 
 
-def test_subclassed_model_is_a_clear_error():
-    class Sub(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.d = L.Dense(2)
+class Sub(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.d = L.Dense(5, activation="relu")
+        self.e = L.Dense(3)
 
-        def call(self, x):
-            return self.d(x)
+    def call(self, x):
+        return self.e(keras.ops.relu(self.d(x)) + 1.0)
 
+
+def test_subclassed_model_converts_by_tracing():
     model = Sub()
-    model(np.zeros((1, 3)))
+    model(np.zeros((1, 4)))
+    inbound = [len(x._inbound_nodes) for x in (model, model.d, model.e)]
+    result = nengo_keras.to_nengo(model)
+    x = np.random.default_rng(0).uniform(size=(3, 4))
+    assert_close(result.predict(x), model.predict(x, verbose=0))
+    assert inbound == [len(x._inbound_nodes) for x in (model, model.d, model.e)]
+
+
+def test_unbuilt_subclassed_model_is_a_clear_error():
     with pytest.raises(nengo_keras.ConversionError, match="subclassed"):
-        nengo_keras.to_nengo(model)
+        nengo_keras.to_nengo(Sub())
 
 
 def test_bad_options_are_clear_errors():

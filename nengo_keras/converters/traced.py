@@ -1,0 +1,53 @@
+"""Layers with no converter: convert what their ``call`` is made of.
+
+Most custom layers (and many Keras layers) compute with ``keras.ops`` and
+other layers. Running ``call`` on symbolic tensors records those operations
+as a small graph (`_keras_graph.trace`), which converts like a nested model.
+Only if that fails does the layer fall back to a Keras-computing Node (or get
+reported): so a user's ``x * self.scale + x`` layer needs no conversion code.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from .. import _keras_graph as kg
+from ..errors import describe
+from ..values import Value
+
+
+def convert_traced(layer, ctx, *inputs, **_):
+    """Convert ``layer`` through the graph of its own ``call``."""
+    fix = (
+        "give the layer a to_nengo method (mix in nengo_keras.NengoConvertible) or "
+        f"register one with @nengo_keras.register_converter({type(layer).__name__})"
+    )
+    if not isinstance(layer, keras.layers.Layer):
+        ctx.unsupported(f"no converter for {type(layer).__name__}", fix)
+    try:
+        graph = kg.trace(layer, ctx.call)
+    except Exception as e:  # any failure of symbolic execution means "can't trace"
+        ctx.unsupported(
+            f"no converter for {type(layer).__name__}, and its call could not be "
+            f"traced into keras.ops ({type(e).__name__}: {_first_line(e)})",
+            fix,
+        )
+    # copies: if the trace fails half-way, the caller's values stay untouched
+    values = {
+        id(kt): Value(v.shape, v.terms, v.bias) for kt, v in zip(graph.inputs, inputs)
+    }
+    problems = ctx.walker.walk_strict(graph, values, label=ctx.label())
+    if problems:
+        what = "; ".join(f"{describe(op)}: {w}" for op, w, _ in problems)
+        ctx.unsupported(
+            f"no converter for {type(layer).__name__}, and its call uses operations "
+            f"without a Nengo equivalent ({what})",
+            fix,
+        )
+    return [values[id(kt)] for kt in graph.outputs]
+
+
+def _first_line(error, limit=160):
+    text = str(error).strip().splitlines()
+    text = text[0] if text else ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
