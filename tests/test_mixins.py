@@ -178,12 +178,18 @@ class ForeignScale(L.Layer):
         return x * 2.0 + 1.0
 
 
-def test_mixin_converter_registers_for_foreign_classes():
-    nengo_keras.register_converter(ForeignScale, nengo_keras.Affine.to_nengo)
-    try:
-        result = check_conversion(model_of(ForeignScale(name="f")))
-    finally:
-        nengo_keras.unregister_converter(ForeignScale)
+@pytest.mark.parametrize("how", ["register_converter", "converters="])
+def test_mixin_converter_serves_foreign_classes(how):
+    model = model_of(ForeignScale(name="f"))
+    if how == "converters=":
+        result = check_conversion(model, converters={ForeignScale: nengo_keras.Affine.to_nengo})
+    else:
+        nengo_keras.register_converter(ForeignScale, nengo_keras.Affine.to_nengo)
+        try:
+            result = check_conversion(model)
+        finally:
+            nengo_keras.unregister_converter(ForeignScale)
+    assert result.report[-1].converter == "convert_affine"
     assert tiers(result)["f"] == "neural"
     assert result.report[-1].n_nodes == 0
 

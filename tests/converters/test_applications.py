@@ -15,6 +15,7 @@ CustomScaleLayer = kg.layer_class("applications.inception_resnet_v2.CustomScaleL
 def assert_folded(result, name):
     """The layer became no Nengo objects: its maps fold into the connections."""
     (report,) = [r for r in result.report if r.name == name]
+    assert report.converter == "convert_affine"
     assert report.tier == "neural"
     assert report.n_nodes == report.n_neurons == 0
     assert len(result.net.all_nodes) == len(result.inputs)
