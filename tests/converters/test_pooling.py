@@ -19,6 +19,8 @@ L = keras.layers
     ],
 )
 def test_pooling2d(mode, kwargs):
+    if mode == "average" and kwargs.get("padding") == "same" and keras.backend.backend() == "torch":
+        pytest.xfail("Keras' PyTorch backend averages asymmetric 'same' windows unlike TF/JAX")
     cls = L.AveragePooling2D if mode == "average" else L.MaxPooling2D
     inp = keras.Input((7, 8, 3))
     out = cls(**kwargs)(inp)
