@@ -13,6 +13,7 @@ from .compat import Converter
 from .context import ConversionContext, Unsupported
 from .converter import LayerReport, to_nengo
 from .errors import ConversionError
+from .evaluation import EvaluationResult, LayerActivity, evaluate
 from .mixins import Affine, Elementwise, Rearranging
 from .models import Model, Sequential
 from .protocol import NengoConvertible
@@ -33,6 +34,8 @@ __all__ = [
     "ConvertedModel",
     "Converter",
     "Elementwise",
+    "EvaluationResult",
+    "LayerActivity",
     "LayerReport",
     "Model",
     "NengoConvertible",
@@ -43,6 +46,7 @@ __all__ = [
     "activations",
     "callbacks",
     "converter_scope",
+    "evaluate",
     "layers",
     "register_converter",
     "takes_values",
