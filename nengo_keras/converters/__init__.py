@@ -13,5 +13,6 @@ from . import (  # noqa: F401
     normalization,
     ops,
     pooling,
+    preprocessing,
     reshaping,
 )
