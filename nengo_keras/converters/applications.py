@@ -6,9 +6,7 @@ inference), and InceptionResNetV2's ``CustomScaleLayer`` (``x + scale * r``).
 They are converted exactly as a user's own custom layer would be, through the
 public mechanisms: each is declared affine by registering the
 `nengo_keras.Affine` converter for it, so probing finds its (elementwise) maps
-and they fold into the neighbouring kernels. The preprocessing layers these
-models start with (``Rescaling``, ``Normalization``) are affine too and use
-the same converter.
+and they fold into the neighbouring kernels.
 
 Examples
 --------
@@ -19,8 +17,6 @@ Any other layer class one cannot edit converts the same way:
 
 from __future__ import annotations
 
-import keras
-
 from .. import _keras_graph as kg
 from ..mixins import Affine
 from ..registry import register_converter
@@ -29,8 +25,6 @@ _CLASSES = [
     kg.layer_class("applications.convnext.LayerScale"),
     kg.layer_class("applications.convnext.StochasticDepth"),
     kg.layer_class("applications.inception_resnet_v2.CustomScaleLayer"),
-    keras.layers.Rescaling,
-    keras.layers.Normalization,
 ]
 
 for _cls in _CLASSES:

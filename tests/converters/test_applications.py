@@ -46,18 +46,3 @@ def test_inception_resnet_custom_scale_layer():
     out = L.Activation("relu")(x)
     result = check_conversion(keras.Model(inp, out))
     assert_folded(result, "residual")
-
-
-@pytest.mark.parametrize(
-    "layer",
-    [
-        L.Rescaling(1 / 127.5, offset=-1),
-        L.Normalization(mean=[0.1, 0.2, 0.3], variance=[0.5, 2.0, 1.5]),
-    ],
-)
-def test_preprocessing_layers(layer):
-    inp = keras.Input((4, 4, 3))
-    x = layer(inp)
-    out = L.Conv2D(2, 3, activation="relu")(x)
-    result = check_conversion(keras.Model(inp, out))
-    assert_folded(result, layer.name)
