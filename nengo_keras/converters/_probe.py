@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._linear import Matrix, Scale
+from ..context import add_time_axis, drop_time_axis
 from ..values import Value
 
 _BASE = 2**12  # two float32-exact digits cover indices up to 2**24 - 1
@@ -96,10 +97,14 @@ def keras_call(ctx):
     Valid only while the call is being converted (it reads ``ctx``).
     """
     op = ctx.layer
+    timed = ctx.timed  # one step of a temporal call: Keras needs a time axis
 
     def call(*tensors):
+        if timed:
+            tensors = add_time_axis(tensors)
         args, kwargs = ctx.call_arguments(tensors)
-        return op(*args, **kwargs)
+        out = op(*args, **kwargs)
+        return drop_time_axis(out) if timed else out
 
     return call
 
