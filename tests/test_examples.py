@@ -86,3 +86,16 @@ def test_evaluate_spiking():
     rate_acc = float(re.search(r"accuracy: (\S+) at the last step", rate).group(1))
     assert abs(rate_acc - keras_acc) < 1e-3
     assert os.path.exists(plot)
+
+
+def test_custom_layers():
+    out = run_example("custom_layers")
+    tiers = dict(re.findall(r"^(ramp|softsign|shuffle|blend|add_one) +\S+ +(\w+)", out, re.M))
+    assert tiers == {
+        "ramp": "neural",
+        "softsign": "node",
+        "shuffle": "neural",
+        "blend": "neural",
+        "add_one": "neural",
+    }, out
+    assert "max |Nengo - Keras| =" in out
