@@ -8,7 +8,7 @@ Examples
 ...     sim.run_steps(10)
 """
 
-from . import activations, callbacks, layers
+from . import activations, calibration, callbacks, layers, spiking
 from .compat import Converter
 from .context import ConversionContext, Unsupported
 from .converter import LayerReport, to_nengo
@@ -32,10 +32,12 @@ __all__ = [
     "Unsupported",
     "Value",
     "activations",
+    "calibration",
     "callbacks",
     "converter_scope",
     "layers",
     "register_converter",
+    "spiking",
     "to_nengo",
     "unregister_converter",
     "__version__",

@@ -96,6 +96,9 @@ class ConvertedModel:
         What every layer call became (tier, converter, neurons).
     conversion_time : float
         Seconds taken by the conversion.
+    firing_rates : nengo_keras.calibration.RateTable or None
+        Per-layer firing-rate scales and expected rates when
+        ``scale_firing_rates`` was calibrated from data (None otherwise).
 
     Examples
     --------
@@ -118,6 +121,7 @@ class ConvertedModel:
         self.report = report
         self.options = context.options
         self.conversion_time = conversion_time
+        self.firing_rates = None
         self._ctx = context
 
     def _object_of(self, value):
