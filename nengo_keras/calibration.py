@@ -193,24 +193,30 @@ class RateTable:
 
 
 class Recorder:
-    """Swaps spiking neurons for rate ones at scale 1 and remembers them.
+    """Swaps spiking neurons for their rate versions and remembers them.
 
-    Set as ``ConversionContext.calibrating`` during the calibration pass.
+    Set as ``ConversionContext.calibrating`` during a calibration pass. With
+    ``keep_scales`` the neurons keep the scales of the conversion options
+    (needed where the rate curve is not linear, see `run_calibration`);
+    otherwise they are built at scale 1.
     """
 
-    def __init__(self):
-        self.records = []  # (layer, Ensemble, spiking neuron type, shape)
+    def __init__(self, keep_scales=False):
+        self.keep_scales = keep_scales
+        self.records = []  # (layer, Ensemble, spiking neuron type, shape, scale)
         self._pending = None
 
-    def substitute(self, ctx, neuron_type, value):
-        self._pending = neuron_type
+    def substitute(self, ctx, neuron_type, value, scale):
+        scale = scale if self.keep_scales else np.ones(value.size)
+        self._pending = (neuron_type, scale)
         if not neuron_type.spiking:
-            return neuron_type, np.ones(value.size)
-        return rate_counterpart(neuron_type), np.ones(value.size)
+            return neuron_type, scale
+        return rate_counterpart(neuron_type), scale
 
     def record(self, ctx, ens, shape):
-        if self._pending is not None and self._pending.spiking:
-            self.records.append((ctx.layer, ens, self._pending, tuple(shape)))
+        neuron_type, scale = self._pending
+        if neuron_type.spiking:
+            self.records.append((ctx.layer, ens, neuron_type, tuple(shape), scale))
         self._pending = None
 
 
@@ -297,12 +303,48 @@ def calibrate(model, calibration, **options):
     return run_calibration(model, Options(**options), calib, label)
 
 
-def run_calibration(model, options, calib, label=None):
-    """`calibrate` with validated `Options` (used by `nengo_keras.to_nengo`)."""
+def run_calibration(model, options, calib, label=None, max_passes=8):
+    """`calibrate` with validated `Options` (used by `nengo_keras.to_nengo`).
+
+    A layer's input currents depend on the scales of the layers before it
+    unless their neurons' rate curves are linear (rectified-linear neurons):
+    then one pass at scale 1 measures every layer. Otherwise each further pass
+    uses the scales of the previous one, which fixes one more layer, until the
+    scales stop changing (at most ``max_passes`` passes).
+    """
+    scales, table = None, None
+    for _ in range(max_passes):
+        groups = _measure(model, options, calib, label, scales)
+        if groups is None:
+            return RateTable([], calib)
+        table = RateTable(
+            [_layer_rates(layer, nt, g, calib) for layer, nt, g in groups.values()], calib
+        )
+        linear = all(
+            isinstance(rate_counterpart(nt), nengo.RectifiedLinear) for _, nt, _ in groups.values()
+        )
+        if linear or (scales is not None and _same_scales(scales, table.scales)):
+            return table
+        scales = table.scales
+    warnings.warn(
+        f"scale_firing_rates calibration: scales still changing after {max_passes} "
+        f"passes; the expected rates of the deepest layers are approximate",
+        UserWarning,
+        stacklevel=3,
+    )
+    return table
+
+
+def _same_scales(a, b):
+    return a.keys() == b.keys() and all(np.allclose(a[k], b[k], rtol=1e-3) for k in a)
+
+
+def _measure(model, options, calib, label, scales):
+    """``{id(layer): (layer, neuron type, [(shape, currents at scale 1)])}``."""
     from .converter import convert
 
-    recorder = Recorder()
-    options = dataclasses.replace(options, scale_firing_rates=None, synapse=None)
+    recorder = Recorder(keep_scales=scales is not None)
+    options = dataclasses.replace(options, scale_firing_rates=scales, synapse=None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the real conversion warns once
         result = convert(model, options, label=label, calibrating=recorder)
@@ -311,25 +353,22 @@ def run_calibration(model, options, calib, label=None):
             "scale_firing_rates calibration: the model has no spiking neurons to "
             "calibrate (map activations to spiking neurons with swap_activations)",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-        return RateTable([], calib)
+        return None
     with result.net:
-        probes = [nengo.Probe(ens.neurons, "input") for _, ens, _, _ in recorder.records]
+        probes = [nengo.Probe(rec[1].neurons, "input") for rec in recorder.records]
     with warnings.catch_warnings():
         # nengo derives max rates and intercepts of LIF ensembles with explicit
         # gains and biases, dividing by zero for silent neurons; harmless here
         warnings.simplefilter("ignore", RuntimeWarning)
         currents = result.run(calib.x, n_steps=1, probes=probes)
     currents = currents if isinstance(currents, list) else [currents]
-    by_layer = {}
-    for (layer, _, neuron_type, shape), current in zip(recorder.records, currents):
-        entry = by_layer.setdefault(id(layer), (layer, neuron_type, []))
-        entry[2].append((shape, current[:, -1]))
-    return RateTable(
-        [_layer_rates(layer, nt, groups, calib) for layer, nt, groups in by_layer.values()],
-        calib,
-    )
+    groups = {}
+    for (layer, _, neuron_type, shape, scale), current in zip(recorder.records, currents):
+        entry = groups.setdefault(id(layer), (layer, neuron_type, []))
+        entry[2].append((shape, current[:, -1] / scale))
+    return groups
 
 
 def _layer_rates(layer, neuron_type, groups, calib):

@@ -377,7 +377,7 @@ class ConversionContext:
         else:
             scale = np.broadcast_to(scale, value.shape).ravel()
         if self.calibrating is not None:
-            neuron_type, scale = self.calibrating.substitute(self, neuron_type, value)
+            neuron_type, scale = self.calibrating.substitute(self, neuron_type, value, scale)
         uniform = np.all(scale == scale[0])
         out_scale = None
         if uniform and activations.has_amplitude(neuron_type):
