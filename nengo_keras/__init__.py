@@ -13,6 +13,7 @@ from .compat import Converter
 from .context import ConversionContext, Unsupported
 from .converter import LayerReport, to_nengo
 from .errors import ConversionError
+from .evaluation import EvaluationResult, LayerActivity, evaluate
 from .models import Model, Sequential
 from .protocol import NengoConvertible
 from .registry import converter_scope, register_converter, unregister_converter
@@ -25,6 +26,8 @@ __all__ = [
     "ConversionError",
     "ConvertedModel",
     "Converter",
+    "EvaluationResult",
+    "LayerActivity",
     "LayerReport",
     "Model",
     "NengoConvertible",
@@ -35,6 +38,7 @@ __all__ = [
     "calibration",
     "callbacks",
     "converter_scope",
+    "evaluate",
     "layers",
     "register_converter",
     "spiking",

@@ -219,3 +219,44 @@ def register_activation(name, fn=None):
 def builder(name):
     """The builder registered for activation ``name``, or None."""
     return _builders.get(name)
+
+
+def parameters(activation, name, fn, given=None):
+    """Keyword arguments for builder ``fn`` of activation ``name``.
+
+    A builder that lists parameter names in ``fn.parameters`` (e.g.
+    ``("alpha",)`` for ELU) receives them: from ``given`` (an operation's
+    attributes, a layer's options), else from the defaults of the activation
+    function itself (``jax.nn.gelu`` approximates, ``keras.activations.gelu``
+    does not; ``jax.nn.leaky_relu`` has slope 0.01, Keras' 0.2), else from
+    ``keras.activations.<name>``. Parameters found nowhere are left to the
+    builder's own defaults.
+
+    Examples
+    --------
+    >>> import jax
+    >>> parameters(jax.nn.gelu, "gelu", builder("gelu"))
+    {'approximate': True}
+    """
+    names = getattr(fn, "parameters", ())
+    given = given or {}
+    source = activation
+    if not callable(activation) or canonical_name(activation) != name:
+        source = getattr(keras.activations, name, None)
+    defaults = _defaults(source)
+    out = {}
+    for p in names:
+        value = given[p] if p in given else defaults.get(p)
+        if value is not None:
+            out[p] = value
+    return out
+
+
+def _defaults(fn):
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # builtins without signatures
+        return {}
+    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}

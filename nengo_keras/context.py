@@ -404,13 +404,15 @@ class ConversionContext:
         out = Value.of(ens.neurons, value.shape)
         return out if out_scale is None else out.scale(out_scale)
 
-    def activate(self, value, activation):
+    def activate(self, value, activation, **params):
         """Apply a Keras activation (function or name) to ``value``.
 
         Uses ``swap_activations`` and the default neuron map; activations with no
         neuron type use the builders registered with
         `nengo_keras.activations.register_activation`; anything else becomes a
         fallback Node (or is reported when fallback is not allowed).
+        ``params`` (``alpha=``, ``axis=``...) override the activation's
+        defaults; see `nengo_keras.activations.parameters`.
         """
         from . import spiking
 
@@ -424,7 +426,8 @@ class ConversionContext:
         if isinstance(target, str):
             builder = activations.builder(target)
             if builder is not None:
-                return builder(self, value)
+                kwargs = activations.parameters(activation, target, builder, params)
+                return builder(self, value, **kwargs)
         return self.fallback_function(activation if callable(activation) else target, [value], value.shape)
 
     def node(self, fn, inputs, shape, label=None):
@@ -441,10 +444,15 @@ class ConversionContext:
             size_out=int(np.prod(shape)),
             label=label or self.label(),
         )
-        start = 0
+        # one value over all inputs: slicing the node instead would fail for
+        # terms that are already scattered (Nengo cannot index an ObjView)
+        total, start = node.size_in, 0
+        combined = Value((total,))
         for v in inputs:
-            self.connect(v, node[start : start + v.size] if len(inputs) > 1 else node)
+            flat = v.reshape((v.size,))
+            combined = combined + flat.place(np.arange(start, start + v.size), (total,))
             start += v.size
+        self.connect(combined, node)
         return Value.of(node, shape)
 
     def fallback_function(self, fn, inputs, shape):

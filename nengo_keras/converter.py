@@ -47,6 +47,9 @@ class LayerReport:
         Keras output shape without the batch axis (first output).
     path : str
         Enclosing nested models, ``"outer/inner"`` (empty at the top level).
+    ensembles : tuple of nengo.Ensemble
+        The Ensembles created for this layer (used to measure firing rates per
+        layer, see `nengo_keras.evaluate`).
     """
 
     name: str
@@ -57,6 +60,7 @@ class LayerReport:
     n_nodes: int
     output_shape: tuple
     path: str = ""
+    ensembles: tuple = dataclasses.field(default=(), repr=False, compare=False)
 
 
 def to_nengo(
@@ -471,6 +475,7 @@ class Walker:
                 n_nodes=len(new_nodes),
                 output_shape=out_shapes[0] if out_shapes else (),
                 path="/".join(self.path),
+                ensembles=tuple(new_ens),
             )
         )
 

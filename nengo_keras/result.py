@@ -188,6 +188,9 @@ class ConvertedModel:
         probes=None,
         progress_bar=False,
         seed=None,
+        executor=None,
+        n_workers=None,
+        minibatch_size=None,
         **sim_kwargs,
     ):
         """Run a batch of inputs through the network, one sample at a time.
@@ -202,16 +205,25 @@ class ConvertedModel:
             Steps per sample (ignored for time-varying input, whose length counts).
         dt : float
             Simulator time step.
-        simulator : type, optional
+        simulator : type or "nengo_dl", optional
             Simulator class (default `nengo.Simulator`, built with
             ``optimize=False``, which builds large converted networks many times
             faster at the same speed per step); any Nengo backend works.
+            ``"nengo_dl"`` runs `nengo_dl.Simulator` in minibatches (optional
+            extra: ``pip install nengo-keras[nengo-dl]``).
         probes : list, optional
             Probes to return instead of the model outputs.
         progress_bar : bool
             Show a progress bar over samples (needs ``tqdm``).
         seed : int, optional
-            Simulator seed.
+            Seed of the build; sample ``i`` runs with seed ``seed + 1 + i``.
+        executor : None, str or concurrent.futures.Executor
+            Where samples run: None or ``"serial"`` (here), ``"threads"``,
+            ``"processes"`` or any Executor (see `nengo_keras.evaluate`).
+        n_workers : int, optional
+            Number of parallel workers (default: the number of CPUs).
+        minibatch_size : int, optional
+            Minibatch size for ``simulator="nengo_dl"``.
         sim_kwargs
             Passed to the simulator.
 
@@ -231,8 +243,25 @@ class ConvertedModel:
             probes=probes,
             progress_bar=progress_bar,
             seed=seed,
+            executor=executor,
+            n_workers=n_workers,
+            minibatch_size=minibatch_size,
             **sim_kwargs,
         )
+
+    def evaluate(self, x, y=None, n_steps=1, **kwargs):
+        """Accuracy per step, firing rates and synaptic operations on a dataset.
+
+        Same as ``nengo_keras.evaluate(self, x, y, n_steps, **kwargs)``.
+
+        Examples
+        --------
+        >>> res = result.evaluate(x_test, y_test, n_steps=50, n_workers=4)
+        >>> res.accuracy[-1]
+        """
+        from .evaluation import evaluate
+
+        return evaluate(self, x, y, n_steps, **kwargs)
 
     def predict(self, x, n_steps=1, **kwargs):
         """The outputs at the last step: like ``model.predict``, shapes

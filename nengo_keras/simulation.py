@@ -1,4 +1,5 @@
-"""Running converted networks on batches of data."""
+"""Running converted networks on batches of data (see `nengo_keras._parallel`
+for how the samples are spread over workers)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import nengo
 import numpy as np
 
 from . import _keras_graph as kg
+from ._parallel import Plan, run_plan, sample_seeds
 
 
 def format_inputs(result, x):
@@ -59,6 +61,49 @@ def _split_time(array, shape, name):
     )
 
 
+def prepare_inputs(result, x, n_steps):
+    """Flat per-sample input arrays and the number of steps to run.
+
+    Time-varying inputs (with a time axis) set ``n_steps`` to their length.
+    """
+    arrays = format_inputs(result, x)
+    data, lengths = [], set()
+    for kt, array in zip(result.inputs, arrays):
+        flat, steps = _split_time(array, kg.tensor_shape(kt), kt.name)
+        data.append(flat)
+        if steps is not None:
+            lengths.add(steps)
+    if len(lengths) > 1:
+        raise ValueError(
+            f"time-varying inputs have different numbers of steps {sorted(lengths)}"
+        )
+    return data, (lengths.pop() if lengths else int(n_steps))
+
+
+def make_plan(result, *, dt, simulator, seed, sim_kwargs, probes=None, ensembles=()):
+    """A `Plan` for ``result``; ``ensembles`` get summed probes on their neurons.
+
+    The plan's network is a new network with seed ``seed`` that contains
+    ``result.net`` and the extra probes: the converted network is left as it
+    is, and every worker that builds the plan gets the same seeds (Nengo
+    derives every object's seed from the top-level network's).
+    """
+    if probes is None:
+        probes = list(result.outputs.values())
+        shapes = [kg.tensor_shape(kt) for kt in result.outputs]
+    else:
+        shapes = [(p.size_in,) for p in probes]
+    net = nengo.Network(label=result.net.label, seed=seed)
+    net.networks.append(result.net)
+    with net:
+        sums = [nengo.Probe(e.neurons, synapse=None) for e in ensembles]
+    feeds = list(result.inputs.values())
+    return Plan(net, feeds, probes, shapes, sums, dt, simulator, seed, sim_kwargs)
+
+
+# --- ConvertedModel.run ------------------------------------------------------
+
+
 def run_batch(
     result,
     x,
@@ -68,50 +113,69 @@ def run_batch(
     probes=None,
     progress_bar=False,
     seed=None,
+    executor=None,
+    n_workers=None,
+    minibatch_size=None,
     **sim_kwargs,
 ):
     """Implementation of `ConvertedModel.run`."""
-    arrays = format_inputs(result, x)
-    feeds = []
-    for (kt, node), array in zip(result.inputs.items(), arrays):
-        data, steps = _split_time(array, kg.tensor_shape(kt), kt.name)
-        if steps is not None:
-            n_steps = steps
-        feeds.append((node.output, data))
-    if probes is None:
-        probes = list(result.outputs.values())
-        shapes = [kg.tensor_shape(kt) for kt in result.outputs]
-    else:
-        shapes = [(p.size_in,) for p in probes]
+    inputs, n_steps = prepare_inputs(result, x, n_steps)
     single = probes is None or len(probes) == 1
-    batch = arrays[0].shape[0]
-    outputs = [np.zeros((batch, n_steps) + tuple(s)) for s in shapes]
+    outputs = run_inputs(
+        result,
+        inputs,
+        n_steps,
+        dt=dt,
+        simulator=simulator,
+        probes=probes,
+        progress_bar=progress_bar,
+        seed=seed,
+        executor=executor,
+        n_workers=n_workers,
+        minibatch_size=minibatch_size,
+        sim_kwargs=sim_kwargs,
+    )
+    if len(outputs) == 1 and single:
+        return outputs[0]
+    return outputs
+
+
+def run_inputs(result, inputs, n_steps, *, dt, simulator, probes=None, ensembles=(),
+               on_sums=None, progress_bar=False, seed=None, executor=None,
+               n_workers=None, chunk_size=None, minibatch_size=None, sim_kwargs=None):
+    """Run prepared inputs (see `prepare_inputs`); return the outputs.
+
+    ``ensembles`` get probes on their neurons whose per-sample sums over the
+    steps go to ``on_sums`` (see `run_plan`).
+    """
+    from . import nengo_dl_backend
+
+    use_dl = nengo_dl_backend.is_nengo_dl(simulator)
+    sim_kwargs = dict(sim_kwargs or {})
     if simulator is None:
         simulator = nengo.Simulator
         # nengo's operator merging costs far more build time than it saves on
         # converted networks (measured: DenseNet121 10 s vs 0.3 s, same step time)
         sim_kwargs.setdefault("optimize", False)
-    samples = range(batch)
-    if progress_bar:
-        from tqdm.auto import tqdm
-
-        samples = tqdm(samples, desc="samples", unit="sample")
-    try:
-        with simulator(result.net, dt=dt, seed=seed, progress_bar=False, **sim_kwargs) as sim:
-            for i in samples:
-                for feed, data in feeds:
-                    feed.set(data[i], dt)
-                if i:
-                    sim.reset(seed=seed)
-                sim.run_steps(n_steps)
-                for out, p, shape in zip(outputs, probes, shapes):
-                    out[i] = np.asarray(sim.data[p][-n_steps:]).reshape((n_steps,) + tuple(shape))
-    finally:
-        for feed, _ in feeds:
-            feed.set(None, dt)
-    if len(outputs) == 1 and single:
-        return outputs[0]
-    return outputs
+    build_seed, seeds = sample_seeds(seed, inputs[0].shape[0])
+    plan = make_plan(
+        result,
+        dt=dt,
+        simulator=simulator,
+        seed=build_seed,
+        sim_kwargs=sim_kwargs,
+        probes=probes,
+        ensembles=ensembles,
+    )
+    if use_dl:
+        return nengo_dl_backend.run_plan(
+            plan, inputs, n_steps, minibatch_size=minibatch_size,
+            progress_bar=progress_bar, executor=executor, on_sums=on_sums,
+        )
+    return run_plan(
+        plan, inputs, n_steps, seeds, executor=executor, n_workers=n_workers,
+        chunk_size=chunk_size, progress_bar=progress_bar, on_sums=on_sums,
+    )
 
 
 def check_verifiable(result):

@@ -12,5 +12,6 @@ from . import (  # noqa: F401
     normalization,
     ops,
     pooling,
+    preprocessing,
     reshaping,
 )

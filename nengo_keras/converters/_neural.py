@@ -15,6 +15,8 @@ from ..values import Value
 def stack(values):
     """Concatenate equally-sized flat values into one value."""
     n = values[0].size
+    if len(values) == 1:
+        return values[0].reshape((n,))
     total = n * len(values)
     out = Value((total,))
     for i, v in enumerate(values):
@@ -24,6 +26,8 @@ def stack(values):
 
 def block(ctx, value, i, n, shape):
     """Elements ``[i*n, (i+1)*n)`` of a flat value, reshaped."""
+    if n == value.size:
+        return value.reshape(shape)
     return ctx.linear(
         value, _selection(np.arange(i * n, (i + 1) * n), value.size), shape
     )
@@ -56,25 +60,46 @@ def maximum(ctx, values, label=None):
     return values[0]
 
 
+def maximum_over(ctx, x, candidates, shape):
+    """Maximum over candidate elements: output ``j`` is the largest of
+    ``x.flat[candidates[k, j]]`` over ``k`` (pooling windows, reduced axes)."""
+    return maximum(ctx, [ctx.linear(x, _selection(c, x.size), shape) for c in candidates])
+
+
 def minimum(ctx, values):
     """Elementwise minimum: ``-max(-a, -b, ...)``."""
     return -maximum(ctx, [-v for v in values])
 
 
+def piecewise_linear(ctx, x, knots, weights, slope=0.0, offset=0.0):
+    """``offset + slope*x + sum_k weights[k] * relu(x - knots[k])``, exactly.
+
+    Any continuous piecewise-linear function of one variable has this form
+    (hard sigmoid, hard tanh, soft shrink, clipping...). Knots, weights,
+    slope and offset are scalars or per-element arrays (PReLU's alphas).
+    All the rectifiers share one Ensemble.
+
+    Examples
+    --------
+    Hard sigmoid, ``clip(x/6 + 1/2, 0, 1)``:
+
+    >>> y = piecewise_linear(ctx, x, knots=[-3, 3], weights=[1 / 6, -1 / 6])
+    """
+    n = x.size
+    rect = ctx.relu(stack([x - k for k in knots]))
+    out = x.scale(slope) if np.any(slope) else Value(x.shape)
+    for i, w in enumerate(weights):
+        part = block(ctx, rect, i, n, x.shape)
+        out = out + (part if np.all(np.asarray(w) == 1) else part.scale(w))
+    return out + offset
+
+
 def clipped_relu(ctx, x, negative_slope=0.0, max_value=None):
     """``negative_slope * x`` below 0, ``x`` up to ``max_value``, then flat.
 
-    ``a*x + (1-a)*relu(x) - relu(x - max)``: exact with rectifiers. When both
-    rectifiers are needed they share one Ensemble.
+    ``a*x + (1-a)*relu(x) - relu(x - max)``: exact with rectifiers.
     """
-    a = float(negative_slope)
+    a = negative_slope
     if max_value is None:
-        out = ctx.relu(x)
-        pos = out if a == 0 else out.scale(1 - a)
-    else:
-        m = float(max_value)
-        both = ctx.relu(stack([x, x - m]))
-        pos = block(ctx, both, 0, x.size, x.shape).scale(1 - a) - block(
-            ctx, both, 1, x.size, x.shape
-        )
-    return pos if a == 0 else pos + x.scale(a)
+        return piecewise_linear(ctx, x, [0.0], [1 - np.asarray(a)], slope=a)
+    return piecewise_linear(ctx, x, [0.0, max_value], [1 - np.asarray(a), -1.0], slope=a)

@@ -1,53 +1,149 @@
-"""Activation layers (ReLU, LeakyReLU, ...) and activation builders."""
+"""Activation layers and the activations that have no single neuron type.
+
+Piecewise-linear activations (relu6, leaky relu, PReLU, hard sigmoid, hard
+tanh, sparse sigmoid, soft shrink) are exact networks of rectifiers built with
+``ctx.relu``, so ``swap_activations={"relu": nengo.SpikingRectifiedLinear()}``
+makes them spike too. The smooth ones (ELU, GELU, softmax...) run as NumPy
+Nodes that follow Keras' formulas (`nengo_keras.converters._numpy`).
+"""
 
 from __future__ import annotations
 
 import keras
 import numpy as np
 
+from .. import _keras_graph as kg
 from ..activations import register_activation
 from ..registry import register_converter
-from . import _neural
+from . import _neural, _numpy
 
 
-@register_converter(keras.layers.ReLU, values=True)
+class ActivationBuilder:
+    """Builds one activation: ``builder(ctx, x, **params) -> Value``.
+
+    ``parameters`` names the keyword arguments the activation takes (read
+    from the activation function, a layer or an operation by
+    `nengo_keras.activations.parameters`); ``defaults`` holds Keras' values.
+    """
+
+    def __init__(self, fn, **defaults):
+        self.fn = fn
+        self.defaults = defaults
+        self.parameters = tuple(defaults)
+
+    def __call__(self, ctx, x, **params):
+        return self.build(ctx, x, {**self.defaults, **params})
+
+
+class NodeActivation(ActivationBuilder):
+    """A NumPy Node computing ``fn(x, **params)`` (the "node" tier)."""
+
+    def build(self, ctx, x, params):
+        return ctx.node(_numpy.Batched(self.fn, **params), [x], x.shape)
+
+
+class PiecewiseLinear(ActivationBuilder):
+    """An exact rectifier network; ``fn(**params)`` returns the keyword
+    arguments of `nengo_keras.converters._neural.piecewise_linear`."""
+
+    def build(self, ctx, x, params):
+        return _neural.piecewise_linear(ctx, x, **self.fn(**params))
+
+
+def _leaky(negative_slope):
+    return dict(knots=[0.0], weights=[1.0 - negative_slope], slope=negative_slope)
+
+
+def _soft_shrink(threshold):
+    t = float(threshold)
+    return dict(knots=[-t, t], weights=[-1.0, 1.0], slope=1.0, offset=t)
+
+
+BUILDERS = {
+    # exact rectifier networks (tier "neural")
+    "relu6": PiecewiseLinear(lambda: dict(knots=[0.0, 6.0], weights=[1.0, -1.0])),
+    "leaky_relu": PiecewiseLinear(_leaky, negative_slope=0.2),
+    "hard_sigmoid": PiecewiseLinear(
+        lambda: dict(knots=[-3.0, 3.0], weights=[1 / 6, -1 / 6])
+    ),
+    "hard_tanh": PiecewiseLinear(
+        lambda: dict(knots=[-1.0, 1.0], weights=[1.0, -1.0], offset=-1.0)
+    ),
+    "sparse_sigmoid": PiecewiseLinear(
+        lambda: dict(knots=[-1.0, 1.0], weights=[0.5, -0.5])
+    ),
+    "soft_shrink": PiecewiseLinear(_soft_shrink, threshold=0.5),
+    # NumPy Nodes (tier "node")
+    "elu": NodeActivation(_numpy.elu, alpha=1.0),
+    "selu": NodeActivation(_numpy.selu),
+    "celu": NodeActivation(_numpy.celu, alpha=1.0),
+    "softplus": NodeActivation(_numpy.softplus),
+    "softsign": NodeActivation(_numpy.softsign),
+    "exponential": NodeActivation(np.exp),
+    "silu": NodeActivation(_numpy.silu),
+    "hard_silu": NodeActivation(_numpy.hard_silu),
+    "gelu": NodeActivation(_numpy.gelu, approximate=False),
+    "mish": NodeActivation(_numpy.mish),
+    "log_sigmoid": NodeActivation(_numpy.log_sigmoid),
+    "tanh_shrink": NodeActivation(_numpy.tanh_shrink),
+    "squareplus": NodeActivation(_numpy.squareplus, b=4),
+    "sparse_plus": NodeActivation(_numpy.sparse_plus),
+    "hard_shrink": NodeActivation(_numpy.hard_shrink, threshold=0.5),
+    "threshold": NodeActivation(_numpy.threshold, threshold=0.0, default_value=0.0),
+    "softmax": NodeActivation(_numpy.softmax, axis=-1),
+    "log_softmax": NodeActivation(_numpy.log_softmax, axis=-1),
+}
+for _name, _builder in BUILDERS.items():
+    register_activation(_name, _builder)
+
+
 def convert_relu(layer, ctx, x, **_):
-    """ReLU(max_value, negative_slope, threshold): exact with rectifiers."""
+    """ReLU(max_value, negative_slope, threshold) (the layer, and
+    `keras.activations.relu` in functional graphs): exact with rectifiers."""
     slope = float(layer.negative_slope)
     max_value = None if layer.max_value is None else float(layer.max_value)
     threshold = float(layer.threshold)
     if threshold != 0.0:
         # discontinuous at the threshold: no rectifier network computes it
-        return ctx.node(KerasRelu(slope, max_value, threshold), [x], x.shape)
+        fn = _numpy.Batched(
+            _numpy.relu, negative_slope=slope, max_value=max_value, threshold=threshold
+        )
+        return ctx.node(fn, [x], x.shape)
     if slope == 0.0 and max_value is None:
         return ctx.activate(x, "relu")
     return _neural.clipped_relu(ctx, x, slope, max_value)
 
 
-class KerasRelu:
-    """NumPy version of `keras.layers.ReLU` (for thresholds other than 0)."""
-
-    def __init__(self, negative_slope, max_value, threshold):
-        self.negative_slope = negative_slope
-        self.max_value = max_value
-        self.threshold = threshold
-
-    def __call__(self, x):
-        y = np.where(x >= self.threshold, x, self.negative_slope * (x - self.threshold))
-        return y if self.max_value is None else np.minimum(y, self.max_value)
+register_converter(keras.layers.ReLU, convert_relu, values=True)
+_relu_op = kg.layer_class("activations.activations.ReLU")
+if _relu_op is not None:
+    register_converter(_relu_op, convert_relu, values=True)
 
 
 @register_converter(keras.layers.LeakyReLU, values=True)
 def convert_leaky_relu(layer, ctx, x, **_):
     """LeakyReLU: ``a*x + (1-a)*relu(x)``, exact."""
-    return _neural.clipped_relu(ctx, x, float(layer.negative_slope))
+    return ctx.activate(x, "leaky_relu", negative_slope=float(layer.negative_slope))
 
 
-@register_activation("relu6")
-def build_relu6(ctx, x):
-    return _neural.clipped_relu(ctx, x, 0.0, 6.0)
+@register_converter(keras.layers.PReLU, values=True)
+def convert_prelu(layer, ctx, x, **_):
+    """PReLU: ``alpha*x + (1-alpha)*relu(x)`` per element, exact."""
+    alpha = np.broadcast_to(ctx.weight(layer, "alpha"), x.shape).ravel()
+    return _neural.clipped_relu(ctx, x, alpha)
 
 
-@register_activation("leaky_relu")
-def build_leaky_relu(ctx, x):
-    return _neural.clipped_relu(ctx, x, 0.2)  # keras.activations.leaky_relu default
+@register_converter(keras.layers.ELU, values=True)
+def convert_elu(layer, ctx, x, **_):
+    return ctx.activate(x, "elu", alpha=float(layer.alpha))
+
+
+@register_converter(keras.layers.Softmax, values=True)
+def convert_softmax(layer, ctx, x, *mask, **_):
+    """Softmax over ``axis`` (one or several), with the optional ``mask``."""
+    if not mask:
+        return ctx.activate(x, "softmax", axis=layer.axis)
+    fn = _numpy.Batched(
+        _numpy.softmax, [_numpy.Slot(0)], {"mask": _numpy.Slot(1)}, axis=layer.axis
+    )
+    return ctx.node(fn, [x, mask[0]], x.shape)

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._linear import selection
 from ..registry import register_converter
-from . import _neural
+from . import _neural, _numpy
 from ._probe import convert_by_index_map
 
 
@@ -23,6 +23,17 @@ def broadcast(ctx, x, shape):
         return x.reshape(shape)
     idx = np.arange(x.size).reshape(x.shape)
     return ctx.linear(x, selection(np.broadcast_to(idx, shape).ravel(), x.size), shape)
+
+
+def constant_like(array, shape):
+    """A constant broadcast (NumPy rules) to a tensor of ``shape``, flat.
+
+    A leading axis of one in the constant (a batch axis) is dropped, as it
+    broadcasts against the batch.
+    """
+    array = np.asarray(keras.ops.convert_to_numpy(array), dtype=np.float64)
+    full_shape = np.broadcast_shapes(array.shape, (1,) + tuple(shape))
+    return np.broadcast_to(array, full_shape).reshape((-1,) + tuple(shape))[0].ravel()
 
 
 def _broadcast_all(ctx, inputs):
@@ -68,3 +79,20 @@ def _product(*arrays):
 def convert_multiply(layer, ctx, *inputs, **_):
     """Elementwise products are not linear: a Node computes them."""
     return ctx.node(_product, _broadcast_all(ctx, inputs), ctx.output_shapes[0])
+
+
+@register_converter(keras.layers.Dot, values=True)
+def convert_dot(layer, ctx, a, b, **_):
+    """Dot along ``axes`` (``normalize`` too): a NumPy Node, as products of
+    two tensors are not linear."""
+    axes = _numpy.axis_arg(layer.axes)
+    axes = axes if isinstance(axes, tuple) else [axes] * 2
+    # Keras axes count the batch axis; negative ones count from the end
+    axes = [ax % (len(x.shape) + 1) for ax, x in zip(axes, (a, b))]
+    fn = _numpy.Batched(
+        _numpy.batch_dot,
+        axes=axes,
+        normalize_inputs=bool(layer.normalize),
+        epsilon=keras.config.epsilon(),
+    )
+    return ctx.node(fn, [a, b], ctx.output_shapes[0])

@@ -1,9 +1,14 @@
-"""Batch normalization at inference: an elementwise affine map.
+"""Normalization layers.
 
-The scale folds into the neighbouring linear layer's weights (the kernel of the
-convolution before it, or of the one after an activation) and the offset into
-the neurons' bias, so in most models batch normalization leaves no trace in
-the Nengo network. ``fold_batchnorm=False`` keeps it as its own connection.
+Batch normalization at inference is an elementwise affine map: the scale folds
+into the neighbouring linear layer's weights (the kernel of the convolution
+before it, or of the one after an activation) and the offset into the
+neurons' bias, so in most models batch normalization leaves no trace in the
+Nengo network. ``fold_batchnorm=False`` keeps it as its own connection.
+
+Layer, RMS, unit and group normalization divide by statistics of each
+sample, which no linear map or rectifier network computes: they are NumPy
+Nodes (tier "node") following Keras' formulas.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import numpy as np
 
 from ..registry import register_converter
 from ..values import Value
+from . import _numpy
 
 
 def per_axis(vector, shape, axes):
@@ -49,3 +55,58 @@ def _scale(a, size):
     from .._linear import Scale
 
     return Scale(a, size)
+
+
+def _statistics_node(ctx, x, fn, **params):
+    return ctx.node(_numpy.Batched(fn, **params), [x], x.shape)
+
+
+@register_converter(keras.layers.LayerNormalization, values=True)
+def convert_layer_normalization(layer, ctx, x, **_):
+    """LayerNormalization (``axis``, ``center``, ``scale``, ``epsilon``,
+    ``rms_scaling``)."""
+    return _statistics_node(
+        ctx,
+        x,
+        _numpy.layer_norm,
+        gamma=ctx.weight(layer, "gamma"),
+        beta=ctx.weight(layer, "beta"),
+        axis=layer.axis,
+        epsilon=layer.epsilon,
+        rms_scaling=bool(getattr(layer, "rms_scaling", False)),
+    )
+
+
+@register_converter(keras.layers.UnitNormalization, values=True)
+def convert_unit_normalization(layer, ctx, x, **_):
+    # the epsilon keras.layers.UnitNormalization passes to ops.normalize
+    return _statistics_node(ctx, x, _numpy.normalize, axis=layer.axis, epsilon=1e-12)
+
+
+@register_converter(keras.layers.GroupNormalization, values=True)
+def convert_group_normalization(layer, ctx, x, **_):
+    return _statistics_node(
+        ctx,
+        x,
+        _numpy.group_norm,
+        groups=layer.groups,
+        axis=layer.axis,
+        epsilon=layer.epsilon,
+        gamma=ctx.weight(layer, "gamma"),
+        beta=ctx.weight(layer, "beta"),
+    )
+
+
+def convert_rms_normalization(layer, ctx, x, **_):
+    return _statistics_node(
+        ctx,
+        x,
+        _numpy.rms_norm,
+        scale=ctx.weight(layer, "scale"),
+        axis=layer.axis,
+        epsilon=layer.epsilon,
+    )
+
+
+if hasattr(keras.layers, "RMSNormalization"):  # Keras >= 3.9
+    register_converter(keras.layers.RMSNormalization, convert_rms_normalization, values=True)

@@ -1,23 +1,36 @@
 """Bare `keras.ops` operations in functional graphs (``x + 1``, ``ops.add``...).
 
-Keras 3 records these as `keras.Operation` nodes rather than layers. Linear
-ones (arithmetic with constants, sums, reshapes, transposes, slicing,
-reductions such as ``mean``) fuse into connections like linear layers do;
-``maximum``/``minimum``/``abs``/``clip`` are exact rectifier networks; the rest
-of elementwise maths runs as NumPy Nodes.
+Keras 3 records these as `keras.Operation` nodes rather than layers. Each
+family has one generic path:
+
+- linear operations (arithmetic with constants, sums, means, reshapes,
+  slicing, products with constant matrices...) fuse into connections, found
+  by index maps or probing;
+- ``maximum``/``minimum`` (elementwise and reductions), ``abs`` and ``clip``
+  are exact rectifier networks;
+- ``keras.ops.nn`` activations go through the activation builders
+  (`nengo_keras.converters.activations`), so ``swap_activations`` applies;
+- other maths (``exp``, ``x ** 2``, products of tensors, ``matmul``/``einsum``
+  of two tensors, comparisons, ``where``, ``logsumexp``...) runs as NumPy
+  Nodes from one table of operation -> NumPy function;
+- anything else falls back to a Node that calls Keras.
 """
 
 from __future__ import annotations
 
+import re
+
 import keras
 import numpy as np
+import scipy.special
 
 from .. import _keras_graph as kg
+from .. import activations
 from ..registry import register_converter
 from ..values import Value
-from . import _neural
+from . import _neural, _numpy
 from ._probe import NotLinear, convert_by_index_map, keras_call, linear_map
-from .merging import broadcast
+from .merging import broadcast, constant_like
 
 
 def _register(paths, fn):
@@ -37,9 +50,13 @@ def operands(ctx, inputs):
 def _as_value(ctx, a, shape):
     if isinstance(a, Value):
         return broadcast(ctx, a, shape)
+    return Value.constant(constant_like(a, shape), shape)
+
+
+def _per_element(a, shape):
+    """A constant operand as a float or a flat per-element array."""
     array = np.asarray(keras.ops.convert_to_numpy(a), dtype=np.float64)
-    full = np.broadcast_to(array, np.broadcast_shapes(array.shape, (1,) + tuple(shape)))
-    return Value.constant(full.reshape((-1,) + tuple(shape))[0], shape)
+    return float(array) if array.ndim == 0 else constant_like(array, shape)
 
 
 def convert_add(op, ctx, *inputs, **_):
@@ -61,14 +78,14 @@ def convert_multiply(op, ctx, *inputs, **_):
     if a.is_constant or b.is_constant:
         const, var = (a, b) if a.is_constant else (b, a)
         return var.scale(const.bias_or_zeros())
-    return ctx.node(np.multiply, [a, b], ctx.output_shapes[0])
+    return convert_numpy(op, ctx, *inputs)
 
 
 def convert_divide(op, ctx, *inputs, **_):
     a, b = operands(ctx, inputs)
     if b.is_constant:
         return a.scale(1.0 / b.bias_or_zeros())
-    return ctx.node(np.divide, [a, b], ctx.output_shapes[0])
+    return convert_numpy(op, ctx, *inputs)
 
 
 def convert_maximum(op, ctx, *inputs, **_):
@@ -80,52 +97,154 @@ def convert_minimum(op, ctx, *inputs, **_):
 
 
 def convert_abs(op, ctx, x, **_):
-    """``|x| = relu(x) + relu(-x)``, one Ensemble."""
-    both = ctx.relu(_neural.stack([x, -x]))
-    return _neural.block(ctx, both, 0, x.size, x.shape) + _neural.block(
-        ctx, both, 1, x.size, x.shape
-    )
+    """``|x| = 2*relu(x) - x``, exact."""
+    return _neural.piecewise_linear(ctx, x, [0.0], [2.0], slope=-1.0)
 
 
 def convert_clip(op, ctx, x, **_):
     """``clip(x, lo, hi) = lo + relu(x - lo) - relu(x - hi)``, exact."""
-    lo, hi = (float(np.asarray(keras.ops.convert_to_numpy(b))) for b in (op.x_min, op.x_max))
-    both = ctx.relu(_neural.stack([x - lo, x - hi]))
-    n = x.size
-    return (
-        _neural.block(ctx, both, 0, n, x.shape) - _neural.block(ctx, both, 1, n, x.shape)
-    ) + lo
+    lo, hi = (_per_element(b, x.shape) for b in (op.x_min, op.x_max))
+    return _neural.piecewise_linear(ctx, x, [lo, hi], [1.0, -1.0], offset=lo)
+
+
+def _reduced_axes(op, ndim):
+    """The reduced axes of ``x`` (no batch axis), or None if the batch is reduced."""
+    axis = op.axis
+    if axis is None:
+        return None
+    axis = _numpy.axis_arg(axis)
+    axes = [a % (ndim + 1) - 1 for a in (axis if isinstance(axis, tuple) else [axis])]
+    return None if min(axes) < 0 else sorted(axes)
+
+
+def convert_reduce_max(op, ctx, x, **_):
+    """``max``/``min`` over axes: exact rectifier trees (as max pooling)."""
+    axes = _reduced_axes(op, len(x.shape))
+    if axes is None:
+        ctx.unsupported(
+            f"{type(op).__name__} over the batch axis (axis={op.axis!r}) mixes samples",
+            "reduce over non-batch axes only",
+        )
+    shape = ctx.output_shapes[0]
+    idx = np.moveaxis(np.arange(x.size).reshape(x.shape), axes, range(len(axes)))
+    candidates = idx.reshape(-1, int(np.prod(shape, dtype=int)))
+    initial = getattr(op, "initial", None)
+    if type(op).__name__ in ("Min", "Amin"):  # min(x) = -max(-x)
+        initial = None if initial is None else -initial
+        return -_maximum_over(ctx, -x, candidates, shape, initial)
+    return _maximum_over(ctx, x, candidates, shape, initial)
+
+
+def _maximum_over(ctx, x, candidates, shape, initial):
+    if initial is None:
+        return _neural.maximum_over(ctx, x, candidates, shape)
+    const = Value.constant(np.full(candidates.shape[1], float(initial)), shape)
+    return _neural.maximum(ctx, [_neural.maximum_over(ctx, x, candidates, shape), const])
 
 
 def convert_linear(op, ctx, *inputs, **_):
     """Any operation that is affine in its single tensor input (sums, means,
-    products with constant matrices...): its matrix, found by probing."""
+    products with constant matrices...): its matrix, found by probing.
+    Otherwise (products of two tensors...) a NumPy Node."""
     if len(inputs) != 1:
-        return convert_elementwise_node(op, ctx, *inputs)
+        return convert_numpy(op, ctx, *inputs)
     try:
         matrix, offset = linear_map(keras_call(ctx), inputs[0].shape)
     except NotLinear:
-        return convert_elementwise_node(op, ctx, *inputs)
+        return convert_numpy(op, ctx, *inputs)
     return ctx.linear(inputs[0], matrix, ctx.output_shapes[0]) + offset
 
 
-def convert_elementwise_node(op, ctx, *inputs, **_):
-    """A Node running the operation itself (through Keras)."""
-    return ctx.fallback_function(keras_call(ctx), list(inputs), ctx.output_shapes[0])
+def _snake(name):
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
-def activation_op(name):
-    def convert(op, ctx, x, **_):
-        return ctx.activate(x, name)
+# Operations computed by NumPy: op path -> NumPy function, or (function, the
+# op attributes it takes as keywords). Functions take batched arrays.
+_ELEMENTWISE = (
+    "Exp Exp2 Expm1 Log Log2 Log10 Log1p Sqrt Square Cbrt Reciprocal Sin Cos Tan "
+    "Arcsin Arccos Arctan Sinh Cosh Arcsinh Arccosh Arctanh Sign Floor Ceil Trunc "
+    "Power Arctan2 Hypot Logaddexp Mod FloorDivide Multiply Divide TrueDivide "
+    "Greater GreaterEqual Less LessEqual Equal NotEqual LogicalAnd LogicalOr "
+    "LogicalNot Where Matmul"
+)
+NUMPY_OPS = {f"numpy.{n}": getattr(np, _snake(n)) for n in _ELEMENTWISE.split()}
+NUMPY_OPS.update(
+    {
+        "numpy.Round": (np.round, "decimals"),
+        "numpy.Prod": (np.prod, "axis keepdims"),
+        "numpy.Var": (np.var, "axis keepdims"),
+        "numpy.Std": (np.std, "axis keepdims"),
+        "numpy.Einsum": (_numpy.einsum, "subscripts"),
+        "math.Logsumexp": (scipy.special.logsumexp, "axis keepdims"),
+        "math.Rsqrt": _numpy.rsqrt,
+        "math.Erf": scipy.special.erf,
+        "math.Erfc": scipy.special.erfc,
+        "nn.Normalize": (_numpy.normalize, "axis order epsilon"),
+        "nn.LayerNorm": (_numpy.layer_norm, "axis epsilon rms_scaling"),
+        "nn.RMSNorm": (_numpy.rms_norm, "axis epsilon"),
+        "core.Cast": (_numpy.cast, "dtype"),
+    }
+)
+_NUMPY_BY_CLASS = {kg.op_class(p): v for p, v in NUMPY_OPS.items() if kg.op_class(p)}
 
-    convert.__name__ = f"convert_{name}"
-    return convert
+
+def convert_numpy(op, ctx, *inputs, **_):
+    """A NumPy Node computing the operation from `NUMPY_OPS` (Keras' own
+    arguments, constants included), or a fallback Node calling Keras."""
+    entry = _NUMPY_BY_CLASS.get(type(op))
+    if entry is None:
+        return ctx.fallback_function(keras_call(ctx), list(inputs), ctx.output_shapes[0])
+    fn, attrs = entry if isinstance(entry, tuple) else (entry, "")
+    params = {a: _constant(getattr(op, a)) for a in attrs.split()}
+    if "epsilon" in params and params["epsilon"] is None:
+        params["epsilon"] = keras.config.epsilon()  # what Keras uses for None
+    args, kwargs = ctx.call_arguments([_numpy.Slot(i) for i in range(len(inputs))])
+    args = [_constant(a) for a in args]
+    kwargs = {k: _constant(v) for k, v in kwargs.items()}
+    batched = _numpy.Batched(fn, args, kwargs, **params)
+    return ctx.node(batched, list(inputs), ctx.output_shapes[0])
 
 
-def convert_leaky_relu(op, ctx, x, **_):
-    return _neural.clipped_relu(ctx, x, float(op.negative_slope))
+def _constant(a):
+    if isinstance(a, list):
+        return tuple(a)  # NumPy wants axis tuples
+    if isinstance(a, _numpy.Slot) or a is None or isinstance(a, (bool, int, float, str, tuple)):
+        return a
+    return np.asarray(keras.ops.convert_to_numpy(a))
 
 
+def convert_cast(op, ctx, x, **_):
+    """Casts to float32/64 change nothing here (values are float64); others
+    round, as NumPy's ``astype`` does."""
+    dtype = keras.backend.standardize_dtype(op.dtype)
+    if dtype in ("float32", "float64"):
+        return x
+    try:
+        np.dtype(dtype)
+    except TypeError:  # bfloat16...: NumPy has no such type
+        return ctx.fallback_function(keras_call(ctx), [x], ctx.output_shapes[0])
+    return convert_numpy(op, ctx, x)
+
+
+# keras.ops.nn activations -> activation builders (so swaps apply); the
+# activation's name is the class name in snake case, its parameters the op's
+ACTIVATION_OPS = (
+    "nn.Relu nn.Relu6 nn.Sigmoid numpy.Tanh nn.LeakyRelu nn.Elu nn.Selu nn.Celu "
+    "nn.Gelu nn.Softplus nn.Softsign nn.Silu nn.HardSigmoid nn.HardSilu nn.HardTanh "
+    "nn.SparseSigmoid nn.SoftShrink nn.HardShrink nn.SparsePlus nn.Squareplus "
+    "nn.TanhShrink nn.LogSigmoid nn.Threshold nn.Softmax nn.LogSoftmax"
+).split()
+
+
+def convert_activation_op(op, ctx, x, **_):
+    """A `keras.ops.nn` activation, with the op's parameters (``alpha``...)."""
+    name = _snake(type(op).__name__)
+    names = getattr(activations.builder(name), "parameters", ())
+    return ctx.activate(x, name, **{p: getattr(op, p) for p in names if hasattr(op, p)})
+
+
+_register(list(NUMPY_OPS), convert_numpy)  # the specific converters below override
 _register(["numpy.Add"], convert_add)
 _register(["numpy.Subtract"], convert_subtract)
 _register(["numpy.Negative"], convert_negative)
@@ -135,7 +254,9 @@ _register(["numpy.Maximum"], convert_maximum)
 _register(["numpy.Minimum"], convert_minimum)
 _register(["numpy.Absolute", "numpy.Abs"], convert_abs)
 _register(["numpy.Clip"], convert_clip)
-_register(["nn.LeakyRelu"], convert_leaky_relu)
+_register(["numpy.Max", "numpy.Min", "numpy.Amax", "numpy.Amin"], convert_reduce_max)
+_register(["core.Cast"], convert_cast)
+_register(ACTIVATION_OPS, convert_activation_op)
 _register(
     [
         "numpy.Reshape",
@@ -178,10 +299,3 @@ _register(
     ],
     convert_linear,
 )
-for _name, _paths in {
-    "relu": ["nn.Relu"],
-    "relu6": ["nn.Relu6"],
-    "sigmoid": ["nn.Sigmoid"],
-    "tanh": ["numpy.Tanh"],
-}.items():
-    _register(_paths, activation_op(_name))

@@ -51,3 +51,30 @@ def test_concatenate_of_conv_outputs_keeps_convolutions_fused():
     out = L.Activation("relu")(x)
     result = check_conversion(keras.Model(inp, out))
     assert len(result.net.all_nodes) == 1  # only the input: no pass-through nodes
+
+
+@pytest.mark.parametrize(
+    "shapes, axes",
+    [
+        (((5,), (5,)), 1),
+        (((4, 3), (4, 3)), 1),
+        (((4, 3), (4, 3)), -1),
+        (((4, 3), (5, 3)), 2),
+        (((4, 3), (4, 5)), (1, 1)),
+        (((2, 4, 3), (4,)), (2, 1)),
+    ],
+)
+@pytest.mark.parametrize("normalize", [False, True])
+def test_dot(shapes, axes, normalize):
+    inputs = [keras.Input(s) for s in shapes]
+    out = L.Dot(axes=axes, normalize=normalize, name="dot")(inputs)
+    result = check_conversion(keras.Model(inputs, out))
+    assert tiers(result)["dot"] == "node"
+
+
+def test_multiply_of_scattered_values():
+    """Inputs whose terms are permuted (transposes) feed a product Node."""
+    inp = keras.Input((4, 3))
+    a = L.Permute((2, 1))(L.Dense(3)(inp))
+    b = L.Permute((2, 1))(inp)
+    check_conversion(keras.Model(inp, L.Multiply()([a, b, b])))

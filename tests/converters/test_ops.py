@@ -1,48 +1,118 @@
 import keras
+import nengo
 import numpy as np
 import pytest
 
+import nengo_keras
 from tests.helpers import check_conversion, tiers
 
 ops = keras.ops
 
 
-def _model(fn, shape=(3, 4), n_inputs=1):
+def _model(fn, shape=(3, 4), n_inputs=1, stddev=1.0):
     inputs = [keras.Input(shape) for _ in range(n_inputs)]
-    hidden = [keras.layers.Dense(shape[-1], bias_initializer="normal")(x) for x in inputs]
+    init = keras.initializers.RandomNormal(stddev=stddev)
+    hidden = [
+        keras.layers.Dense(shape[-1], bias_initializer="normal", kernel_initializer=init)(x)
+        for x in inputs
+    ]
     return keras.Model(inputs, fn(*hidden))
 
 
-@pytest.mark.parametrize(
-    "fn",
-    [
-        lambda x: x + 1,
-        lambda x: 2.0 - x,
-        lambda x: x * 3,
-        lambda x: x / 4,
-        lambda x: -x,
-        lambda x: x * np.arange(4.0),
-        lambda x: ops.reshape(x, (-1, 2, 6)),
-        lambda x: ops.transpose(x, (0, 2, 1)),
-        lambda x: ops.expand_dims(x, 1),
-        lambda x: x[:, 1:, ::2],
-        lambda x: ops.flip(x, axis=1),
-        lambda x: ops.sum(x, axis=-1),
-        lambda x: ops.mean(x, axis=1, keepdims=True),
-        lambda x: ops.matmul(x, np.ones((4, 2), "float32")),
-        lambda x: ops.relu(x),
-        lambda x: ops.sigmoid(x),
-        lambda x: ops.tanh(x),
-        lambda x: ops.abs(x),
-        lambda x: ops.clip(x, -0.5, 0.5),
-        lambda x: ops.maximum(x, 0.2),
-        lambda x: ops.minimum(x, 0.1),
-        lambda x: ops.leaky_relu(x, negative_slope=0.3),
-    ],
-)
+NEURAL_UNARY = {
+    "add": lambda x: x + 1,
+    "rsub": lambda x: 2.0 - x,
+    "mul": lambda x: x * 3,
+    "div": lambda x: x / 4,
+    "neg": lambda x: -x,
+    "mul_array": lambda x: x * np.arange(4.0),
+    "reshape": lambda x: ops.reshape(x, (-1, 2, 6)),
+    "transpose": lambda x: ops.transpose(x, (0, 2, 1)),
+    "expand_dims": lambda x: ops.expand_dims(x, 1),
+    "getitem": lambda x: x[:, 1:, ::2],
+    "flip": lambda x: ops.flip(x, axis=1),
+    "sum": lambda x: ops.sum(x, axis=-1),
+    "mean": lambda x: ops.mean(x, axis=1, keepdims=True),
+    "matmul_const": lambda x: ops.matmul(x, np.ones((4, 2), "float32")),
+    "relu": lambda x: ops.relu(x),
+    "relu6": lambda x: ops.relu6(x * 4),
+    "sigmoid": lambda x: ops.sigmoid(x),
+    "tanh": lambda x: ops.tanh(x),
+    "abs": lambda x: ops.abs(x),
+    "clip": lambda x: ops.clip(x, -0.5, 0.5),
+    "maximum": lambda x: ops.maximum(x, 0.2),
+    "minimum": lambda x: ops.minimum(x, 0.1),
+    "leaky_relu": lambda x: ops.leaky_relu(x, negative_slope=0.3),
+    "hard_sigmoid": lambda x: ops.hard_sigmoid(x * 4),
+    "hard_tanh": lambda x: ops.hard_tanh(x * 2),
+    "sparse_sigmoid": lambda x: ops.sparse_sigmoid(x * 2),
+    "soft_shrink": lambda x: ops.soft_shrink(x, threshold=0.3),
+    "activations_relu": lambda x: keras.activations.relu(x, negative_slope=0.1, max_value=1.0),
+    "max_axis": lambda x: ops.max(x, axis=1),
+    "max_last": lambda x: ops.max(x, axis=-1, keepdims=True),
+    "max_initial": lambda x: ops.max(x, axis=2, initial=0.5),
+    "min_axes": lambda x: ops.min(x, axis=(1, 2)),
+    "amax": lambda x: ops.amax(x, axis=1),
+    "amin": lambda x: ops.amin(x, axis=-1),
+    "cast_float": lambda x: ops.cast(x, "float32"),
+}
+
+
+@pytest.mark.parametrize("fn", NEURAL_UNARY.values(), ids=NEURAL_UNARY.keys())
 def test_unary_ops_are_neural(fn):
-    result = check_conversion(_model(fn))
+    result = check_conversion(_model(fn, stddev=2.0))
     assert set(tiers(result).values()) == {"neural"}
+
+
+NODE_UNARY = {
+    "exp": ops.exp,
+    "square": ops.square,
+    "power": lambda x: x**3,
+    "power_base": lambda x: 2.0**x,
+    "sqrt": lambda x: ops.sqrt(ops.abs(x) + 0.1),
+    "log": lambda x: ops.log(ops.abs(x) + 0.1),
+    "sin": ops.sin,
+    "cos": ops.cos,
+    "arctan": ops.arctan,
+    "erf": ops.erf,
+    "rsqrt": lambda x: ops.rsqrt(ops.abs(x) + 1.0),
+    "reciprocal": lambda x: ops.reciprocal(ops.abs(x) + 1.0),
+    "sign": ops.sign,
+    "round": lambda x: ops.round(x * 3),
+    "logsumexp": lambda x: ops.logsumexp(x, axis=-1),
+    "prod": lambda x: ops.prod(x, axis=1),
+    "var": lambda x: ops.var(x, axis=(1, 2), keepdims=True),
+    "std": lambda x: ops.std(x, axis=-1),
+    "where": lambda x: ops.where(x > 0.2, x, 0.1 * x),
+    "cast_int": lambda x: ops.cast(x * 3, "int32"),
+    "cast_half": lambda x: ops.cast(x, "float16"),
+    "softmax": lambda x: ops.softmax(x, axis=1),
+    "log_softmax": lambda x: ops.log_softmax(x),
+    "gelu": lambda x: ops.gelu(x),
+    "gelu_exact": lambda x: ops.gelu(x, approximate=False),
+    "elu": lambda x: ops.elu(x, alpha=0.5),
+    "celu": lambda x: ops.celu(x, alpha=2.0),
+    "selu": ops.selu,
+    "silu": ops.silu,
+    "hard_silu": ops.hard_silu,
+    "softplus": ops.softplus,
+    "softsign": ops.softsign,
+    "log_sigmoid": ops.log_sigmoid,
+    "squareplus": lambda x: ops.squareplus(x, b=2),
+    "hard_shrink": lambda x: ops.hard_shrink(x, threshold=0.4),
+    "threshold": lambda x: ops.threshold(x, 0.3, -1.0),
+    "normalize": lambda x: ops.normalize(x, axis=1),
+    "normalize_l1": lambda x: ops.normalize(x, order=1),
+    "layer_norm": lambda x: ops.layer_normalization(x, np.arange(4.0), np.ones(4), epsilon=0.1),
+    "rms_norm": lambda x: ops.rms_normalization(x, axis=(1, 2)),
+}
+
+
+@pytest.mark.parametrize("fn", NODE_UNARY.values(), ids=NODE_UNARY.keys())
+def test_unary_maths_are_numpy_nodes(fn):
+    result = check_conversion(_model(fn, stddev=1.5))
+    assert "node" in tiers(result).values()
+    assert "fallback" not in tiers(result).values()
 
 
 @pytest.mark.parametrize(
@@ -51,6 +121,7 @@ def test_unary_ops_are_neural(fn):
         lambda a, b: a + b,
         lambda a, b: ops.subtract(a, b),
         lambda a, b: ops.maximum(a, b),
+        lambda a, b: ops.minimum(a, b),
         lambda a, b: ops.concatenate([a, b], axis=1),
         lambda a, b: ops.stack([a, b], axis=1),
     ],
@@ -60,6 +131,47 @@ def test_binary_ops_are_neural(fn):
     assert set(tiers(result).values()) == {"neural"}
 
 
-def test_product_of_tensors_is_a_node():
-    result = check_conversion(_model(lambda a, b: a * b, n_inputs=2))
+BINARY_NODES = {
+    "multiply": lambda a, b: a * b,
+    "divide": lambda a, b: a / (ops.abs(b) + 1.0),
+    "power": lambda a, b: ops.power(ops.abs(a) + 0.5, b),
+    "matmul": lambda a, b: ops.matmul(a, ops.transpose(b, (0, 2, 1))),
+    "einsum": lambda a, b: ops.einsum("bij,bik->bjk", a, b),
+    "where": lambda a, b: ops.where(a > b, a * 2, b),
+    "arctan2": ops.arctan2,
+}
+
+
+@pytest.mark.parametrize("fn", BINARY_NODES.values(), ids=BINARY_NODES.keys())
+def test_products_of_tensors_are_numpy_nodes(fn):
+    result = check_conversion(_model(fn, n_inputs=2))
     assert "node" in tiers(result).values()
+    assert "fallback" not in tiers(result).values()
+
+
+def test_max_reduction_spikes_when_relu_is_swapped():
+    model = _model(lambda x: ops.max(x, axis=1))
+    result = nengo_keras.to_nengo(
+        model, swap_activations={"relu": nengo.SpikingRectifiedLinear()}
+    )
+    types = {type(e.neuron_type) for e in result.net.all_ensembles}
+    assert types == {nengo.SpikingRectifiedLinear}
+
+
+def test_reduction_over_the_batch_axis_is_reported():
+    model = _model(lambda x: ops.max(x, axis=0))
+    with pytest.raises(nengo_keras.ConversionError, match="batch axis"):
+        nengo_keras.to_nengo(model, allow_fallback=False)
+
+
+def test_numpy_nodes_pickle():
+    import pickle
+
+    model = _model(
+        lambda a, b: ops.softmax(ops.einsum("bij,bik->bjk", a, b) ** 2 + ops.exp(a[:, :1, :]))
+        * keras.layers.LayerNormalization()(b)[:, :1, :],
+        n_inputs=2,
+    )
+    result = nengo_keras.to_nengo(model)
+    net = pickle.loads(pickle.dumps(result.net))
+    assert len(net.all_nodes) == len(result.net.all_nodes)
