@@ -31,8 +31,18 @@ class SpikingSwap(keras.callbacks.Callback):
     move there gradually: at each epoch of the ramp the output is
     ``relu + mix * (spikes - relu)`` with ``mix`` rising linearly to 1.
 
-    Fine-tuning a trained network for a few epochs works well; training from
-    scratch with ``start_epoch`` > 0 does too.
+    Fine-tuning a trained network for about ten epochs works well (or train
+    from scratch with ``start_epoch`` > 0). Choices that worked on the digits
+    benchmark (``benchmarks/spiking_digits.py``): a short hidden ``synapse``
+    (about a sixth of the window: each synapse delays by a step and lags by its
+    time constant, which the static count model does not see), a
+    ``readout_synapse`` about half the window (the output is read at the last
+    step: a longer synapse averages more spikes there), and a single
+    ``scale_firing_rates`` where activations grow with depth (the layers near
+    the output, with few neurons, then fire fastest, which is cheap and helps
+    the readout). Data-driven scales (`nengo_keras.calibration.RateCalibration`)
+    suit networks whose layers' activations differ widely, and nonlinear
+    neurons such as `nengo.LIF`.
 
     The new activations stay after training (``model.predict`` then estimates
     the spiking accuracy) and are saved with the model; `nengo_keras.to_nengo`
