@@ -5,6 +5,8 @@ trainer compiles the whole train step: they check that the swap really changes
 what training, evaluation and prediction compute there.
 """
 
+import pickle
+
 import keras
 import nengo
 import numpy as np
@@ -129,6 +131,7 @@ def test_saved_model_keeps_spike_aware_activations(tmp_path):
     loaded.fit(x, y, epochs=1, verbose=0)
 
 
+@pytest.mark.filterwarnings("ignore:.Node.size_out. is being overwritten")
 def test_to_nengo_uses_the_trained_neurons_scales_and_synapses():
     x, y = data()
     model = mlp()
@@ -157,6 +160,8 @@ def test_to_nengo_uses_the_trained_neurons_scales_and_synapses():
     assert {c.synapse for c in result.net.all_connections if isinstance(c.pre_obj, nengo.ensemble.Neurons)} == {nengo.Lowpass(0.05)}
     result = nengo_keras.to_nengo(model, swap_activations={"relu": nengo.RectifiedLinear()})
     assert all(type(e.neuron_type) is nengo.RectifiedLinear for e in result.net.all_ensembles)
+    # process pools (nengo_keras.evaluate) need the network to pickle
+    pickle.loads(pickle.dumps(nengo_keras.to_nengo(model).net))
 
 
 @pytest.mark.parametrize("neuron_type", [nengo.SpikingRectifiedLinear(), nengo.LIF(tau_rc=0.05, tau_ref=0.001)])
@@ -250,13 +255,19 @@ def test_calibrated_swap_and_restore_rates():
     model = mlp()
     model.compile(keras.optimizers.SGD(0.0), "mse")
     x, y = data(n=64)
-    calib = nengo_keras.calibration.RateCalibration(x, percentile=100, max_rate=100.0)
-    model.fit(x, y, epochs=1, verbose=0, callbacks=[SpikingSwap(5, calib)])
-    table = nengo_keras.calibration.calibrate(
-        model, calib, swap_activations={"relu": nengo.SpikingRectifiedLinear()}
-    )
-    for row in table.layers:
-        act = model.get_layer(row.name).activation
-        assert act.rate_scale == pytest.approx(row.scale)
+    for per_channel in (False, True):
+        calib = nengo_keras.calibration.RateCalibration(
+            x, percentile=100, max_rate=100.0, per_channel=per_channel
+        )
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[SpikingSwap(5, calib)])
+        table = nengo_keras.calibration.calibrate(
+            model, calib, swap_activations={"relu": nengo.SpikingRectifiedLinear()}
+        )
+        for row in table.layers:
+            act = model.get_layer(row.name).activation
+            np.testing.assert_allclose(act.rate_scale, row.scale, rtol=1e-6)
+        result = nengo_keras.to_nengo(model)
+        for ens in result.net.all_ensembles:
+            np.testing.assert_allclose(ens.gain, np.broadcast_to(table[ens.label].scale, 6))
     assert nengo_keras.spiking.restore_rates(model) == 2
     assert model.get_layer("h1").activation is keras.activations.relu
