@@ -14,23 +14,32 @@ from .context import ConversionContext, Unsupported
 from .converter import LayerReport, to_nengo
 from .errors import ConversionError
 from .evaluation import EvaluationResult, LayerActivity, evaluate
+from .mixins import Affine, Elementwise, Rearranging
 from .models import Model, Sequential
 from .protocol import NengoConvertible
-from .registry import converter_scope, register_converter, unregister_converter
+from .registry import (
+    converter_scope,
+    register_converter,
+    takes_values,
+    unregister_converter,
+)
 from .result import ConvertedModel
 from .values import Value
 from .version import __version__
 
 __all__ = [
+    "Affine",
     "ConversionContext",
     "ConversionError",
     "ConvertedModel",
     "Converter",
+    "Elementwise",
     "EvaluationResult",
     "LayerActivity",
     "LayerReport",
     "Model",
     "NengoConvertible",
+    "Rearranging",
     "Sequential",
     "Unsupported",
     "Value",
@@ -42,6 +51,7 @@ __all__ = [
     "layers",
     "register_converter",
     "spiking",
+    "takes_values",
     "to_nengo",
     "unregister_converter",
     "__version__",

@@ -223,6 +223,11 @@ def size_of(shape):
     return int(math.prod(shape))
 
 
+def all_layers(model):
+    """Every layer inside ``model``: nested models' and wrapped layers too."""
+    return list(model._flatten_layers(include_self=False, recursive=True))
+
+
 def layer_call_count(layer):
     """How many times a layer has been called (in any graph)."""
     return len(getattr(layer, "_inbound_nodes", []))

@@ -175,9 +175,10 @@ class Conv(Linear):
             padding=t.padding,
             channels_last=t.channels_last,
             init=kernel,
-            groups=t.groups,
         )
-        if isinstance(t, nengo.ConvolutionTranspose):
+        if isinstance(t, nengo.Convolution):
+            kwargs["groups"] = t.groups  # ConvolutionTranspose has no groups
+        else:
             shape = t.output_shape
             if n_filters is not None:
                 spatial = list(shape.shape)

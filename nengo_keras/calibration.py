@@ -367,7 +367,8 @@ def _measure(model, options, calib, label, scales):
     groups = {}
     for (layer, _, neuron_type, shape, scale), current in zip(recorder.records, currents):
         entry = groups.setdefault(id(layer), (layer, neuron_type, []))
-        entry[2].append((shape, current[:, -1] / scale))
+        # every step counts (one per sample, or the time axis of temporal models)
+        entry[2].append((shape, current.reshape(-1, current.shape[-1]) / scale))
     return groups
 
 

@@ -28,6 +28,10 @@ class Converter:
     allow_fallback, inference_only, max_to_avg_pool, split_shared_weights, \
 swap_activations, scale_firing_rates, synapse
         As in NengoDL (see `nengo_keras.to_nengo`).
+    temporal_model : bool
+        As in NengoDL: True if axis 1 of the inputs is time (``temporal=True``).
+        False auto-detects (models with `nengo_keras.layers` spiking or synapse
+        layers are temporal), where NengoDL would fail on such layers.
     **options
         Further `nengo_keras.to_nengo` options (e.g. ``tiers``). Unlike
         `to_nengo`, ``trace_layers`` defaults to False here, as in NengoDL.
@@ -67,6 +71,7 @@ swap_activations, scale_firing_rates, synapse
         swap_activations=None,
         scale_firing_rates=None,
         synapse=None,
+        temporal_model=False,
         **options,
     ):
         # NengoDL treated layers without a converter as unconvertible; keep that
@@ -80,6 +85,9 @@ swap_activations, scale_firing_rates, synapse
         self.swap_activations = swap_activations
         self.scale_firing_rates = scale_firing_rates
         self.synapse = synapse
+        self.temporal_model = temporal_model
+        if temporal_model:
+            options["temporal"] = True
         self.result = to_nengo(
             model,
             allow_fallback=allow_fallback,

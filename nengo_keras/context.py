@@ -17,6 +17,8 @@ from .values import Value
 
 TIERS = ("neural", "node", "fallback")
 
+DEFAULT = object()  # "the default synapse" (None is a synapse choice)
+
 # What can be the ``pre`` of a nengo.Connection
 NENGO_OUTPUTS = (nengo.base.NengoObject, nengo.base.ObjView, nengo.ensemble.Neurons)
 
@@ -50,6 +52,7 @@ class Options:
     trace_layers: bool = True
     tiers: tuple = TIERS
     converters: dict | None = None
+    temporal: object = None
 
     def __post_init__(self):
         for flag in (
@@ -88,6 +91,11 @@ class Options:
             raise TypeError(
                 f"option converters must be a dict {{layer class: function}}, got "
                 f"{type(self.converters).__name__}"
+            )
+        if self.temporal is not None and not isinstance(self.temporal, (bool, np.bool_)):
+            raise TypeError(
+                f"option temporal must be None (auto-detect), True or False, got "
+                f"{self.temporal!r}"
             )
         check_scale(self.scale_firing_rates)
 
@@ -144,7 +152,14 @@ class ConversionContext:
     call_index : int
         Which call of the layer is being converted.
     input_shapes, output_shapes : list of tuple
-        Keras shapes of the call's tensor inputs and outputs, without batch axis.
+        Keras shapes of the call's tensor inputs and outputs, without batch axis
+        (and, in a temporal model, without the time axis: one time step).
+    time : nengo_keras._temporal.TimeAxis or None
+        Set in temporal conversions (see `nengo_keras.to_nengo`'s ``temporal``).
+    timed : bool
+        True while converting a call on tensors that carry a time axis: the
+        converter works on one time step, and Keras calls made to probe the
+        layer need a time axis of length 1 (`add_time_axis`).
     """
 
     def __init__(self, options, network):
@@ -162,11 +177,13 @@ class ConversionContext:
         self._synapses = {}  # Ensemble -> synapse on what leaves its neurons
         self.calibrating = None  # a calibration.Recorder during calibration
         self.walker = None
+        self.time = None
+        self.timed = False
 
     # --- the current call -------------------------------------------------
 
     @contextlib.contextmanager
-    def calling(self, graph_node, input_shapes, output_shapes):
+    def calling(self, graph_node, input_shapes, output_shapes, timed=False):
         saved = (
             self.layer,
             self.call,
@@ -174,6 +191,7 @@ class ConversionContext:
             self.input_shapes,
             self.output_shapes,
             self.flags,
+            self.timed,
         )
         self.layer = graph_node.op
         self.call = graph_node
@@ -181,6 +199,7 @@ class ConversionContext:
         self.input_shapes = input_shapes
         self.output_shapes = output_shapes
         self.flags = set()
+        self.timed = timed
         try:
             yield
         finally:
@@ -191,7 +210,15 @@ class ConversionContext:
                 self.input_shapes,
                 self.output_shapes,
                 self.flags,
+                self.timed,
             ) = saved
+
+    def shape_of(self, tensor):
+        """Nengo shape of a Keras tensor: no batch axis (and no time axis if
+        it has one in a temporal model)."""
+        if self.time is not None:
+            return self.time.shape(tensor)
+        return tuple(tensor.shape[1:])
 
     @contextlib.contextmanager
     def subnetwork(self, label):
@@ -242,11 +269,13 @@ class ConversionContext:
             return self._synapses.get(base.ensemble)
         return self.options.synapse
 
-    def connect(self, value, post, bias=True):
+    def connect(self, value, post, bias=True, synapse=DEFAULT):
         """Connect every term of ``value`` into Nengo object ``post``.
 
         ``bias=True`` adds the value's constant through a constant Node (when
         ``post`` is an Ensemble's neurons, prefer putting it in the bias).
+        ``synapse`` (default: `synapse_for` each source) filters every
+        connection, the constant's included: a filtered constant starts at 0.
         """
         if value.size != post.size_in:
             raise ValueError(
@@ -262,12 +291,16 @@ class ConversionContext:
                     term.pre,
                     target,
                     transform=transform,
-                    synapse=self.synapse_for(term.pre),
+                    synapse=self.synapse_for(term.pre) if synapse is DEFAULT else synapse,
                 )
             )
         if bias and value.bias is not None:
             const = nengo.Node(np.array(value.bias), label=self.label("bias"))
-            conns.append(nengo.Connection(const, post, synapse=None))
+            conns.append(
+                nengo.Connection(
+                    const, post, synapse=None if synapse is DEFAULT else synapse
+                )
+            )
         return conns
 
     def materialize(self, value, label=None):
@@ -473,6 +506,19 @@ class ConversionContext:
         )
         self.flags.add("fallback")
         return self.node(KerasFunction(fn), inputs, shape)
+
+
+def add_time_axis(tensors):
+    """Per-step tensors ``(batch, *shape)`` as one-step sequences ``(batch, 1, *shape)``.
+
+    For Keras calls that probe or compute a timed layer on one time step.
+    """
+    return [keras.ops.expand_dims(t, 1) for t in tensors]
+
+
+def drop_time_axis(outputs):
+    """Undo `add_time_axis` on (a structure of) outputs."""
+    return keras.tree.map_structure(lambda o: o[:, 0], outputs)
 
 
 def to_numpy(x):

@@ -12,6 +12,7 @@ import nengo
 import numpy as np
 
 from . import _keras_graph as kg
+from . import _temporal
 from .context import ConversionContext, Options, Unsupported
 from .errors import ConversionError, describe
 from .converters.traced import convert_traced
@@ -78,6 +79,7 @@ def to_nengo(
     trace_layers=True,
     tiers=("neural", "node", "fallback"),
     converters=None,
+    temporal=None,
     label=None,
 ):
     """Convert a Keras 3 model into a native Nengo network.
@@ -137,6 +139,20 @@ def to_nengo(
         every layer that needs a Node.
     converters : dict, optional
         Per-call converter overrides: ``{layer class or layer or name: fn}``.
+    temporal : bool, optional
+        Whether axis 1 of the model's inputs is time. Then Nengo's time is the
+        Keras time axis: the axis is dropped from every Nengo value (one value
+        per time step), layers that act on each step separately (Dense on the
+        last axis, elementwise maths, ``TimeDistributed``...) convert on the
+        per-step shape, and `nengo_keras.layers` spiking and synapse layers
+        become spiking neurons and synapses. Layers that mix time steps
+        (recurrent layers, Flatten over time...) are reported; the user's own
+        converters (``to_nengo``, `register_converter`) get one step's shapes
+        and are trusted to act per step. ``None`` (the
+        default) auto-detects: True iff the model contains a
+        `nengo_keras.layers.SpikingActivation`, ``Lowpass`` or ``Alpha``.
+        Run the result with ``result.run(x)``, ``x`` shaped
+        ``(batch, n_steps, ...)``.
     label : str, optional
         Label of the network (default: the model name).
 
@@ -167,6 +183,7 @@ def to_nengo(
         trace_layers=trace_layers,
         tiers=tiers,
         converters=converters,
+        temporal=temporal,
     )
     if not isinstance(model, keras.Model):
         raise TypeError(f"to_nengo expects a keras.Model, got {type(model).__name__}")
@@ -194,17 +211,23 @@ def convert(model, options, label=None, calibrating=None):
 
     start = time.perf_counter()
     graph = kg.graph_of(model)
-    _check_input_shapes(graph)
-
     net = nengo.Network(label=label or model.name)
     configure_trainable(net)
     ctx = ConversionContext(options, net)
     ctx.calibrating = calibrating
+    ctx.dt = _temporal.model_dt(model)
+    if _temporal.resolve(options.temporal, model):
+        ctx.time = _temporal.TimeAxis()
+        problems = ctx.time.add_inputs(graph)
+        if problems:
+            raise ConversionError(problems)
+    _check_input_shapes(graph, ctx.shape_of)
+
     values = {}
     inputs = []
     with net:
         for kt in graph.inputs:
-            shape = kg.tensor_shape(kt)
+            shape = ctx.shape_of(kt)
             node = nengo.Node(
                 output=InputFeed(shape), size_out=kg.size_of(shape), label=_name(kt)
             )
@@ -262,16 +285,17 @@ def _name(kt):
     return history[0].name if history else kt.name
 
 
-def _check_input_shapes(graph):
+def _check_input_shapes(graph, shape_of):
     problems = []
     for kt in graph.inputs:
-        shape = kg.tensor_shape(kt)
+        shape = shape_of(kt)
         if any(s is None for s in shape):
+            except_time = " and the time axis" if len(shape) < len(kt.shape) - 1 else ""
             problems.append(
                 (
                     kg.producer(kt)[0],
-                    f"input {kt.name!r} has shape {(None,) + shape}; Nengo needs every "
-                    f"dimension except the batch axis to be known",
+                    f"input {kt.name!r} has shape {tuple(kt.shape)}; Nengo needs every "
+                    f"dimension except the batch axis{except_time} to be known",
                     "build the model on `keras.Input(shape=...)` with a full shape "
                     "(for keras.applications, pass `input_shape=`)",
                 )
@@ -345,22 +369,26 @@ class Walker:
 
     def convert_node(self, node, inputs):
         ctx, op = self.ctx, node.op
-        out_shapes = [kg.tensor_shape(kt) for kt in node.output_tensors]
+        entry = find_converter(op, ctx.options.converters)
+        if entry is None and ctx.options.trace_layers:
+            entry = TRACED
+        timed = self._enter_time(node, entry)
+        if timed is None:
+            return self._placeholders([ctx.shape_of(kt) for kt in node.output_tensors])
+        out_shapes = [ctx.shape_of(kt) for kt in node.output_tensors]
         in_shapes = [v.shape for v in inputs]
-        if any(s is None for shape in out_shapes for s in shape):
+        nested = timed and ctx.time.walks_inside(node)  # shapes known after its walk
+        if not nested and any(s is None for shape in out_shapes for s in shape):
             self.problems.append(
                 (op, f"output shape {out_shapes} is not fully known", None)
             )
             return self._placeholders(out_shapes)
         self._check_shared(op)
 
-        entry = find_converter(op, ctx.options.converters)
-        if entry is None and ctx.options.trace_layers:
-            entry = TRACED
         net = ctx.network
         counts = (len(net.nodes), len(net.ensembles), len(net.networks))
         converter_name = entry.name if entry is not None else "fallback"
-        with ctx.calling(node, in_shapes, out_shapes):
+        with ctx.calling(node, in_shapes, out_shapes, timed=timed):
             try:
                 if entry is None:
                     raise Unsupported(
@@ -372,8 +400,7 @@ class Walker:
                     )
                 outputs = self._call(entry, op, node, inputs)
             except Unsupported as e:
-                if not ctx.options.allow_fallback:
-                    self.problems.append((op, e.what, e.fix))
+                if not self._may_fall_back(node, timed, e):
                     return self._placeholders(out_shapes)
                 from .converters.fallback import fallback
 
@@ -389,6 +416,8 @@ class Walker:
                     outputs = fallback(op, ctx, *inputs)
             except ConversionError as e:
                 self.problems.extend(e.problems)
+                if timed:
+                    ctx.time.fail(node)
                 return self._placeholders(out_shapes)
             except Exception as e:
                 e.add_note(
@@ -397,9 +426,43 @@ class Walker:
                 )
                 raise
             flags = set(ctx.flags)
+        if nested:
+            ctx.time.leave(node)
+            out_shapes = [ctx.shape_of(kt) for kt in node.output_tensors]
         outputs = self._as_values(op, outputs, out_shapes)
         self._record(node, converter_name, flags, net, counts, out_shapes)
         return outputs
+
+    def _enter_time(self, node, entry):
+        """Whether the call converts per time step (temporal models); None if
+        it cannot be converted (a problem reported here or upstream)."""
+        if self.ctx.time is None:
+            return False
+        try:
+            return self.ctx.time.enter(node, entry)
+        except _temporal.Broken:
+            return None
+        except Unsupported as e:
+            self.problems.append((node.op, e.what, e.fix))
+            return None
+
+    def _may_fall_back(self, node, timed, error):
+        """Whether an unconvertible call becomes a fallback Node; if not, it
+        is reported (with ``error``)."""
+        ctx, op = self.ctx, node.op
+        allowed = ctx.options.allow_fallback
+        what = error.what
+        if allowed and timed and not ctx.time.steps_alone(op):
+            allowed = False
+            what += (
+                "; a Keras fallback Node (which sees one time step at a time) cannot "
+                "stand in for it, as it is not known to act on each step separately"
+            )
+        if not allowed:
+            self.problems.append((op, what, error.fix))
+            if timed:
+                ctx.time.fail(node)
+        return allowed
 
     def _call(self, entry, op, node, inputs):
         ctx = self.ctx
@@ -424,7 +487,8 @@ class Walker:
             raise
 
     def _placeholders(self, shapes):
-        return [Value(s) for s in shapes]
+        # stand-ins so the walk goes on and reports every problem at once
+        return [Value(tuple(1 if d is None else d for d in s)) for s in shapes]
 
     def _check_shared(self, op):
         if not getattr(op, "weights", None):

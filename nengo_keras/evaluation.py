@@ -24,7 +24,6 @@ import time
 
 import numpy as np
 
-from . import _keras_graph as kg
 from ._fanout import fan_out
 from .simulation import prepare_inputs, run_inputs
 
@@ -163,7 +162,7 @@ def evaluate(
     y=None,
     n_steps=1,
     *,
-    dt=0.001,
+    dt=None,
     output=None,
     executor=None,
     n_workers=None,
@@ -193,8 +192,9 @@ def evaluate(
         (or shaped like the output without / with its last axis).
     n_steps : int
         Steps per sample.
-    dt : float
-        Simulator time step in seconds.
+    dt : float, optional
+        Simulator time step in seconds (default: ``converted.dt``, the time
+        step of the model's spiking/synapse layers, else 0.001).
     output : optional
         Which model output to score (a key of ``converted.outputs``; default
         the first).
@@ -239,6 +239,8 @@ def evaluate(
     from .nengo_dl_backend import is_nengo_dl
 
     start = time.perf_counter()
+    if dt is None:
+        dt = 0.001 if converted.dt is None else converted.dt
     if executor is None and not is_nengo_dl(simulator):
         executor = "processes"
     inputs, n_steps = prepare_inputs(converted, x, n_steps)
@@ -263,7 +265,7 @@ def evaluate(
         minibatch_size=minibatch_size,
         sim_kwargs=sim_kwargs,
     )[0]
-    outputs = outputs.reshape(outputs.shape[:2] + kg.tensor_shape(converted.outputs._resolve(key)))
+    outputs = outputs.reshape(outputs.shape[:2] + converted.shape_of(key))
     labels = None if y is None else class_labels(y, outputs.shape[2:])
     return EvaluationResult(
         outputs=outputs,

@@ -50,7 +50,28 @@ _registry = {}
 _scopes = threading.local()
 
 
-def register_converter(cls, fn=None, *, values=False):
+def takes_values(fn):
+    """Mark a converter as working on `nengo_keras.values.Value` objects.
+
+    `register_converter` and a layer's own ``to_nengo`` then pass it Values
+    (unevaluated linear sums that fuse into connections) instead of Nengo
+    objects; the converters of the `nengo_keras.mixins` are marked so.
+
+    Examples
+    --------
+    >>> @takes_values
+    ... def convert_double(layer, ctx, x, **_):
+    ...     return x.scale(2.0)
+    """
+    fn._nengo_keras_values = True
+    return fn
+
+
+def _marked(fn):
+    return bool(getattr(fn, "_nengo_keras_values", False))
+
+
+def register_converter(cls, fn=None, *, values=None):
     """Register a converter for a Keras layer (or operation) class.
 
     Subclasses use the same converter unless they define their own ``call``.
@@ -62,9 +83,13 @@ def register_converter(cls, fn=None, *, values=False):
     fn : callable, optional
         ``fn(layer, ctx, *inputs, **call_kwargs) -> nengo object(s)``. If
         omitted, `register_converter` is a decorator.
-    values : bool
+    values : bool, optional
         Advanced: ``fn`` works on `nengo_keras.values.Value` objects (unevaluated
         linear sums) rather than Nengo objects. See `nengo_keras.values`.
+        Default: whether ``fn`` is marked with `takes_values` (as the
+        converters of `nengo_keras.Elementwise`, `nengo_keras.Rearranging` and
+        `nengo_keras.Affine` are, so they can be registered for layer classes
+        one cannot edit).
 
     Examples
     --------
@@ -78,6 +103,7 @@ def register_converter(cls, fn=None, *, values=False):
         return lambda f: register_converter(cls, f, values=values)
     if not isinstance(cls, type):
         raise TypeError(f"register_converter expects a class, got {cls!r}")
+    values = _marked(fn) if values is None else values
     _registry[cls] = Entry(fn, values=values, source=f"registry[{cls.__name__}]")
     return fn
 
@@ -119,7 +145,7 @@ def _scope_stack():
 def _as_entry(fn, source):
     if isinstance(fn, Entry):
         return fn
-    return Entry(fn, values=False, source=source)
+    return Entry(fn, values=_marked(fn), source=source)
 
 
 def _lookup_mapping(mapping, op, source):
@@ -155,7 +181,8 @@ def find_converter(op, call_site=None):
         if entry is not None:
             return entry
     if isinstance(op, NengoConvertible) and _defines_to_nengo(type(op)):
-        return Entry(type(op).to_nengo, values=False, source="to_nengo")
+        fn = type(op).to_nengo
+        return Entry(fn, values=_marked(fn), source="to_nengo")
     return _by_mro(type(op), _registry)
 
 

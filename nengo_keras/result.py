@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import collections.abc
+import warnings
 
 import keras
 import nengo
@@ -99,6 +100,11 @@ class ConvertedModel:
     firing_rates : nengo_keras.calibration.RateTable or None
         Per-layer firing-rate scales and expected rates when
         ``scale_firing_rates`` was calibrated from data (None otherwise).
+    temporal : bool
+        Whether axis 1 of the Keras inputs is Nengo time (see `to_nengo`).
+    dt : float or None
+        The time step of the model's `nengo_keras.layers` (spiking and synapse
+        layers); `run` uses it by default.
 
     Examples
     --------
@@ -122,7 +128,17 @@ class ConvertedModel:
         self.options = context.options
         self.conversion_time = conversion_time
         self.firing_rates = None
+        self.temporal = context.time is not None
+        self.dt = getattr(context, "dt", None)
         self._ctx = context
+
+    def shape_of(self, key):
+        """Shape of a tensor's Nengo value: without the batch axis (and without
+        the time axis in a temporal model). ``key`` as in ``layers``."""
+        return self._ctx.shape_of(self.layers._resolve(key))
+
+    def _timed(self, kt):
+        return self.temporal and id(kt) in self._ctx.time.timed
 
     def _object_of(self, value):
         if not isinstance(value, Value):
@@ -183,7 +199,7 @@ class ConvertedModel:
         x,
         n_steps=1,
         *,
-        dt=0.001,
+        dt=None,
         simulator=None,
         probes=None,
         progress_bar=False,
@@ -203,8 +219,10 @@ class ConvertedModel:
             inputs: a list in model input order or a dict keyed like ``inputs``.
         n_steps : int
             Steps per sample (ignored for time-varying input, whose length counts).
-        dt : float
-            Simulator time step.
+        dt : float, optional
+            Simulator time step (default: the model's ``dt``, else 0.001). A
+            model with spiking or synapse layers matches Keras only at the
+            ``dt`` of its layers.
         simulator : type or "nengo_dl", optional
             Simulator class (default `nengo.Simulator`, built with
             ``optimize=False``, which builds large converted networks many times
@@ -234,6 +252,15 @@ class ConvertedModel:
         """
         from .simulation import run_batch
 
+        if dt is None:
+            dt = 0.001 if self.dt is None else self.dt
+        elif self.dt is not None and dt != self.dt:
+            warnings.warn(
+                f"running with dt={dt}, but the model's layers use dt={self.dt}; "
+                f"the outputs will differ from Keras",
+                UserWarning,
+                stacklevel=2,
+            )
         return run_batch(
             self,
             x,
@@ -264,18 +291,22 @@ class ConvertedModel:
         return evaluate(self, x, y, n_steps, **kwargs)
 
     def predict(self, x, n_steps=1, **kwargs):
-        """The outputs at the last step: like ``model.predict``, shapes
-        ``(batch, *output_shape)``."""
+        """The outputs as ``model.predict`` gives them: the last step,
+        ``(batch, *output_shape)`` (in a temporal model, outputs with a time axis
+        are whole sequences, ``(batch, n_steps, *shape)``)."""
         out = self.run(x, n_steps=n_steps, **kwargs)
-        if isinstance(out, list):
-            return [o[:, -1] for o in out]
-        return out[:, -1]
+        keys = list(self.outputs)
+        outs = out if isinstance(out, list) else [out]
+        outs = [o if self._timed(kt) else o[:, -1] for kt, o in zip(keys, outs)]
+        return outs if isinstance(out, list) else outs[0]
 
     def verify(self, inputs=None, atol=1e-5, rtol=1e-4, simulator=None):
         """Check that the network computes what the Keras model computes.
 
         Runs both on the same inputs (default: one uniform random sample in
-        [0, 1)) for one step and compares every output:
+        [0, 1); in a temporal model a sequence of 10 steps, or as many as the
+        model's inputs have) for one step (temporal: the whole sequence) and
+        compares every output:
         ``max|nengo - keras| <= atol + rtol * max|keras|``, i.e. ``rtol`` is
         relative to the output's scale.
 
@@ -288,15 +319,22 @@ class ConvertedModel:
         ------
         ValueError
             If they differ (with the largest difference), or if the network has
-            spiking neurons or synapses, whose outputs are not meant to equal the
-            Keras model's after one step.
+            spiking neurons or synapses that the Keras model does not have (in a
+            model that is not temporal, any; in a temporal one, those added by
+            the ``swap_activations``, ``synapse`` or ``scale_firing_rates``
+            options).
         """
         from .simulation import check_verifiable, format_inputs
 
         check_verifiable(self)
         if inputs is None:
             rng = np.random.default_rng(0)
-            inputs = [rng.uniform(size=(1,) + kg.tensor_shape(kt)) for kt in self.inputs]
+            steps = []
+            if self.temporal:
+                steps = [next((kt.shape[1] for kt in self.inputs if kt.shape[1]), 10)]
+            inputs = [
+                rng.uniform(size=(1, *steps) + self.shape_of(kt)) for kt in self.inputs
+            ]
         arrays = format_inputs(self, inputs)
         expected = self.model.predict(
             arrays if len(arrays) > 1 else arrays[0], verbose=0
@@ -306,7 +344,7 @@ class ConvertedModel:
         got = got if isinstance(got, list) else [got]
         for kt, e, g in zip(self.outputs, expected, got):
             e = np.asarray(e, dtype=np.float64)
-            g = g[:, -1].reshape(e.shape)
+            g = (g if self._timed(kt) else g[:, -1]).reshape(e.shape)
             err = np.max(np.abs(g - e)) if e.size else 0.0
             scale = np.max(np.abs(e)) if e.size else 0.0
             if not err <= atol + rtol * scale:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import nengo
 import numpy as np
 
-from . import _keras_graph as kg
 from ._parallel import Plan, run_plan, sample_seeds
 
 
@@ -69,7 +68,7 @@ def prepare_inputs(result, x, n_steps):
     arrays = format_inputs(result, x)
     data, lengths = [], set()
     for kt, array in zip(result.inputs, arrays):
-        flat, steps = _split_time(array, kg.tensor_shape(kt), kt.name)
+        flat, steps = _split_time(array, result.shape_of(kt), kt.name)
         data.append(flat)
         if steps is not None:
             lengths.add(steps)
@@ -90,7 +89,7 @@ def make_plan(result, *, dt, simulator, seed, sim_kwargs, probes=None, ensembles
     """
     if probes is None:
         probes = list(result.outputs.values())
-        shapes = [kg.tensor_shape(kt) for kt in result.outputs]
+        shapes = [result.shape_of(kt) for kt in result.outputs]
     else:
         shapes = [(p.size_in,) for p in probes]
     net = nengo.Network(label=result.net.label, seed=seed)
@@ -179,7 +178,22 @@ def run_inputs(result, inputs, n_steps, *, dt, simulator, probes=None, ensembles
 
 
 def check_verifiable(result):
-    """Raise if the network is not expected to equal Keras after one step."""
+    """Raise if the network is not expected to equal Keras after one step
+    (temporal models: over the sequence)."""
+    if result.temporal:
+        opts = result.options
+        added = [
+            name
+            for name in ("swap_activations", "synapse", "scale_firing_rates")
+            if getattr(opts, name) is not None
+        ]
+        if added:
+            raise ValueError(
+                f"verify() compares the network with the Keras model, but the "
+                f"{', '.join(added)} option(s) change the network on purpose; "
+                f"convert without them to verify"
+            )
+        return
     spiking = [
         e.label for e in result.net.all_ensembles if e.neuron_type.spiking
     ]

@@ -258,6 +258,7 @@ def _merge_convs(terms, size):
         key = (
             type(t),
             t.input_shape.shape,
+            t.output_shape.spatial_shape,  # transposed ones may differ here
             t.input_shape.channels_last,
             t.kernel_size,
             t.strides,

@@ -5,6 +5,7 @@ Importing this package registers them all (`nengo_keras.to_nengo` does it).
 
 from . import (  # noqa: F401
     activations,
+    applications,
     convolutional,
     core,
     merging,
@@ -14,4 +15,5 @@ from . import (  # noqa: F401
     pooling,
     preprocessing,
     reshaping,
+    spiking,
 )

@@ -13,7 +13,9 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 
-from .._linear import Matrix
+from .._linear import Matrix, Scale
+from ..context import add_time_axis, drop_time_axis
+from ..values import Value
 
 _BASE = 2**12  # two float32-exact digits cover indices up to 2**24 - 1
 
@@ -43,9 +45,10 @@ def index_map(fn, in_shapes):
         digits.append([np.rint(keras.ops.convert_to_numpy(o)[0]).astype(np.int64).ravel() for o in outs])
     maps = []
     for lo, hi in zip(*digits):
-        if np.any((lo == 0) != (hi == 0)):
-            raise NotRearranging()
-        maps.append(np.where(lo == 0, -1, (lo - 1) + (hi - 1) * _BASE))
+        source = np.where(lo == 0, -1, (lo - 1) + (hi - 1) * _BASE)
+        if np.any((lo == 0) != (hi == 0)) or np.any(source >= total):
+            raise NotRearranging()  # arithmetic, not copies of the indices
+        maps.append(source)
     # a random input must give the same result (rules out constants != 0,
     # arithmetic, and anything that mixes the batch axis)
     rng = np.random.default_rng(0)
@@ -68,8 +71,6 @@ class NotRearranging(ValueError):
 def rearrange(ctx, inputs, source, out_shape):
     """The value whose element ``k`` is element ``source[k]`` of the
     concatenated ``inputs`` (``-1``: zero)."""
-    from ..values import Value
-
     out = Value(out_shape)
     start = 0
     for x in inputs:
@@ -91,60 +92,126 @@ def rearrange(ctx, inputs, source, out_shape):
 
 
 def keras_call(ctx):
-    """The current layer call as a function of its tensor inputs, in order."""
+    """The current layer call as a function of its tensor inputs, in order.
+
+    Valid only while the call is being converted (it reads ``ctx``).
+    """
     op = ctx.layer
+    timed = ctx.timed  # one step of a temporal call: Keras needs a time axis
 
     def call(*tensors):
+        if timed:
+            tensors = add_time_axis(tensors)
         args, kwargs = ctx.call_arguments(tensors)
-        return op(*args, **kwargs)
+        out = op(*args, **kwargs)
+        return drop_time_axis(out) if timed else out
 
     return call
+
+
+def by_index_map(ctx, inputs):
+    """The current call's outputs as rearrangements of its ``inputs``.
+
+    Raises `NotRearranging` if the call does more than move, copy and
+    zero-fill elements.
+    """
+    sources = index_map(keras_call(ctx), [x.shape for x in inputs])
+    return [rearrange(ctx, inputs, s, shape) for s, shape in zip(sources, ctx.output_shapes)]
 
 
 def convert_by_index_map(layer, ctx, *inputs, **_):
     """Converter for any layer or operation that only rearranges elements."""
     try:
-        sources = index_map(keras_call(ctx), [x.shape for x in inputs])
+        return by_index_map(ctx, inputs)
     except NotRearranging:
         ctx.unsupported(
             "this call does more than rearrange elements (e.g. pads with a "
             "non-zero constant)",
             "allow_fallback=True, or register a converter for it",
         )
-    return [rearrange(ctx, inputs, s, shape) for s, shape in zip(sources, ctx.output_shapes)]
 
 
-def linear_map(fn, in_shape, chunk=1024):
-    """The matrix and offset of an affine ``fn`` on one input, by probing.
+def by_affine_map(ctx, inputs):
+    """The current call's (single) output as an affine map of its ``inputs``.
+
+    Raises `NotLinear` if the call is not affine.
+    """
+    maps, offset = affine_map(keras_call(ctx), [x.shape for x in inputs])
+    shape = ctx.output_shapes[0]
+    out = Value(shape) + offset
+    for x, m in zip(inputs, maps):
+        out = out + ctx.linear(x, m, shape)
+    return out
+
+
+def affine_map(fn, in_shapes, max_floats=2**22):
+    """The linear maps and offset of an affine ``fn`` of several inputs, by probing.
+
+    A map that is elementwise (input and output of one size, a diagonal
+    matrix) is found with one probe and returned as a `Scale`, which fuses
+    into neighbouring kernels; any other is probed one basis vector at a time
+    (``max_floats`` bounds the memory of one batch of probes) and returned as
+    a sparse `Matrix`. Either way a random input checks the result.
 
     Returns
     -------
-    (Matrix, array)
-        ``fn(x) = matrix @ x + offset`` for flat ``x``.
+    (list of Linear, array)
+        ``fn(x_1, ..., x_k) = sum_i maps[i] @ x_i + offset`` for flat ``x_i``.
     """
-    n = int(np.prod(in_shape))
+    sizes = [int(np.prod(s)) for s in in_shapes]
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    n = int(starts[-1])
 
     def run(batch):
-        t = keras.ops.convert_to_tensor(batch.reshape((-1,) + tuple(in_shape)), dtype="float32")
-        return keras.ops.convert_to_numpy(fn(t)).reshape(batch.shape[0], -1).astype(np.float64)
+        tensors = [
+            keras.ops.convert_to_tensor(
+                batch[:, a:b].reshape((-1,) + tuple(shape)), dtype="float32"
+            )
+            for a, b, shape in zip(starts[:-1], starts[1:], in_shapes)
+        ]
+        out = keras.ops.convert_to_numpy(fn(*tensors))
+        return out.reshape(batch.shape[0], -1).astype(np.float64)
 
     offset = run(np.zeros((1, n)))[0]
+    n_out = offset.size
+    # batch probing is only valid if samples do not interact: check one alone
+    x = np.random.default_rng(0).uniform(-1, 1, size=(1, n))
+    got = run(x)[0]
+
+    def matches(maps):
+        parts = np.split(x[0], starts[1:-1])
+        expected = offset + sum(m.apply(p) for m, p in zip(maps, parts))
+        scale = max(1.0, np.abs(got).max(initial=0.0))
+        return np.allclose(got, expected, rtol=1e-4, atol=1e-5 * scale)
+
+    if all(size == n_out for size in sizes):
+        ones = np.zeros((len(sizes), n))
+        for i, (a, b) in enumerate(zip(starts[:-1], starts[1:])):
+            ones[i, a:b] = 1.0
+        maps = [Scale(d, n_out) for d in run(ones) - offset]
+        if matches(maps):
+            return maps, offset
+    rows = max(1, min(1024, max_floats // max(n_out, 1)))
     columns = []
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
+    for start in range(0, n, rows):
+        stop = min(start + rows, n)
         basis = np.zeros((stop - start, n))
         basis[np.arange(stop - start), np.arange(start, stop)] = 1.0
         cols = run(basis) - offset
         cols[np.abs(cols) < 1e-7 * max(np.abs(cols).max(), 1e-30)] = 0.0
         columns.append(sp.csr_matrix(cols))
-    matrix = sp.vstack(columns).T.tocsr()
-    # batch probing is only valid if samples do not interact: check one alone
-    x = np.random.default_rng(0).uniform(-1, 1, size=(1, n))
-    expected = np.asarray(matrix @ x[0]).ravel() + offset
-    got = run(x)[0]
-    if not np.allclose(got, expected, rtol=1e-4, atol=1e-5 * max(1.0, np.abs(got).max())):
+    matrix = sp.vstack(columns).T.tocsc()
+    maps = [Matrix(matrix[:, a:b]) for a, b in zip(starts[:-1], starts[1:])]
+    if not matches(maps):
         raise NotLinear()
-    return Matrix(matrix), offset
+    return maps, offset
+
+
+def linear_map(fn, in_shape):
+    """The map (`Scale` or `Matrix`) and offset of an affine ``fn`` of one
+    input, by probing (see `affine_map`)."""
+    maps, offset = affine_map(fn, [in_shape])
+    return maps[0], offset
 
 
 class NotLinear(ValueError):

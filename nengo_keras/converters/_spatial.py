@@ -73,18 +73,44 @@ def flat_index(spatial_idx, channel_idx, spatial_shape, channels, axis):
     return spatial_idx * channels + channel_idx
 
 
+def transpose_pads(padding, window, strides, dilation, output_padding):
+    """Zeros before each axis of the convolution that a Keras transposed
+    convolution is the transpose of.
+
+    Output position ``p`` of the transposed convolution receives input ``i``
+    through window element ``k`` when ``p = i * stride + k * dilation - pad``.
+    Keras (all backends) pads the stride-dilated input by ``span - 1`` on the
+    left for "valid" and by about half the total padding, at most
+    ``span - 1``, for "same"; ``pad`` is what the left padding leaves of the
+    window's reach.
+    """
+    output_padding = output_padding or (None,) * len(window)
+    pads = []
+    for k, s, d, extra in zip(window, strides, dilation, output_padding):
+        span = (k - 1) * d + 1
+        if padding == "valid":
+            pads.append(0)
+            continue
+        total = s + span - 2 if extra is None else span + span % 2 - 2 + extra
+        pads.append(span - 1 - min(-(-total // 2), span - 1))
+    return pads
+
+
 def conv_matrix(
     in_shape, out_shape, kernel, strides, padding, dilation, groups, axis
 ):
     """The sparse matrix of an N-d (grouped, dilated, padded) convolution.
 
-    ``kernel`` has Keras layout ``(*window, in_channels // groups, filters)``.
+    ``kernel`` has Keras layout ``(*window, in_channels // groups, filters)``;
+    ``padding`` is a Keras padding name or the zeros before each spatial axis.
     """
     rank = kernel.ndim - 2
     in_spatial, c_in = split_channels(in_shape, axis)
     out_spatial, c_out = split_channels(out_shape, axis)
     window = kernel.shape[:rank]
-    pads = before_pads(padding, in_spatial, window, strides, dilation, out_spatial)
+    pads = padding
+    if isinstance(padding, str):
+        pads = before_pads(padding, in_spatial, window, strides, dilation, out_spatial)
     inputs = window_inputs(in_spatial, window, strides, pads, out_spatial, dilation)
     per_group_in, per_group_out = c_in // groups, c_out // groups
     w = kernel.reshape(-1, per_group_in, c_out)  # (window, ci_local, co)

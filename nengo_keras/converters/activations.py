@@ -129,7 +129,10 @@ def convert_leaky_relu(layer, ctx, x, **_):
 @register_converter(keras.layers.PReLU, values=True)
 def convert_prelu(layer, ctx, x, **_):
     """PReLU: ``alpha*x + (1-alpha)*relu(x)`` per element, exact."""
-    alpha = np.broadcast_to(ctx.weight(layer, "alpha"), x.shape).ravel()
+    alpha = ctx.weight(layer, "alpha")
+    if ctx.timed:  # one step of a temporal model: alpha is shared over time
+        alpha = alpha[0]
+    alpha = np.broadcast_to(alpha, x.shape).ravel()
     return _neural.clipped_relu(ctx, x, alpha)
 
 

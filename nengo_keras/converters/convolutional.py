@@ -1,10 +1,19 @@
-"""Convolutions: `nengo.Convolution` where it is exact, sparse matrices elsewhere."""
+"""Convolutions: Nengo convolution transforms where exact, sparse matrices elsewhere.
+
+Regular, depthwise and separable convolutions use `nengo.Convolution`
+(depthwise ones as grouped convolutions), transposed ones
+`nengo.ConvolutionTranspose`; where Nengo cannot express a layer exactly
+(3-D, dilation, causal padding, some output shapes) the layer becomes an
+exact sparse matrix built by `_spatial.conv_matrix`.
+"""
 
 from __future__ import annotations
 
 import keras
 import nengo
 import numpy as np
+
+from nengo.transforms import ChannelShape
 
 from .._linear import Conv, Matrix
 from ..registry import register_converter
@@ -65,27 +74,139 @@ def channel_bias(bias, shape, axis):
     return np.broadcast_to(bias.reshape(view), shape).ravel()
 
 
+def finish(layer, ctx, y):
+    """Add a convolution layer's bias and apply its activation."""
+    if layer.use_bias:
+        axis = _spatial.channel_axis(layer, layer.rank)
+        y = y + channel_bias(ctx.weight(layer, "bias"), y.shape, axis)
+    return ctx.activate(y, layer.activation)
+
+
+def layer_transform(ctx, layer, kernel, in_shape, out_shape, groups=1):
+    """`conv_transform` with the layer's strides, padding and dilation."""
+    axis = _spatial.channel_axis(layer, layer.rank)
+    args = (layer.strides, layer.padding, layer.dilation_rate, groups, axis)
+    return conv_transform(ctx, kernel, in_shape, out_shape, *args)
+
+
+def as_grouped(depthwise):
+    """A depthwise kernel ``(*window, channels, multiplier)`` in grouped layout.
+
+    Output channel ``c * multiplier + m`` reads input channel ``c`` through
+    ``kernel[..., c, m]``: with one group (of one input channel) per channel,
+    Keras' grouped layout ``(*window, 1, channels * multiplier)`` is the same
+    array reshaped. Returns the kernel and the number of groups.
+    """
+    return depthwise.reshape(depthwise.shape[:-2] + (1, -1)), depthwise.shape[-2]
+
+
 def convert_conv(layer, ctx, x, **_):
     """Conv1D/2D/3D (any strides, padding, dilation, groups)."""
-    rank = layer.rank
-    axis = _spatial.channel_axis(layer, rank)
     out_shape = ctx.output_shapes[0]
-    transform = conv_transform(
-        ctx,
+    kernel = ctx.weight(layer, "kernel")
+    transform = layer_transform(ctx, layer, kernel, x.shape, out_shape, layer.groups)
+    return finish(layer, ctx, ctx.linear(x, transform, out_shape))
+
+
+def convert_depthwise(layer, ctx, x, **_):
+    """DepthwiseConv1D/2D (depth multiplier, strides, padding, dilation)."""
+    out_shape = ctx.output_shapes[0]
+    kernel, groups = as_grouped(ctx.weight(layer, "kernel"))
+    transform = layer_transform(ctx, layer, kernel, x.shape, out_shape, groups)
+    return finish(layer, ctx, ctx.linear(x, transform, out_shape))
+
+
+def convert_separable(layer, ctx, x, **_):
+    """SeparableConv1D/2D: a depthwise then a pointwise (1x1) convolution.
+
+    Both are linear, so they fuse into one full convolution when that costs
+    no more multiply-adds than the two steps (small windows, few filters).
+    Otherwise the depthwise result is held by one pass-through Node (Nengo
+    cannot chain two convolution transforms), the smallest place to cut.
+    """
+    out_shape = ctx.output_shapes[0]
+    depthwise = ctx.weight(layer, "depthwise_kernel")  # (*window, C, M)
+    pointwise = ctx.weight(layer, "pointwise_kernel")  # (1, ..., C * M, F)
+    window = int(np.prod(depthwise.shape[:-2]))
+    channels, multiplier = depthwise.shape[-2:]
+    filters = pointwise.shape[-1]
+    if window * filters <= multiplier * (window + filters):
+        per_channel = pointwise.reshape(channels, multiplier, filters)
+        kernel = np.einsum("...cm,cmf->...cf", depthwise, per_channel)
+        transform = layer_transform(ctx, layer, kernel, x.shape, out_shape)
+        return finish(layer, ctx, ctx.linear(x, transform, out_shape))
+    axis = _spatial.channel_axis(layer, layer.rank)
+    mid_shape = list(out_shape)
+    mid_shape[axis] = channels * multiplier
+    mid_shape = tuple(mid_shape)
+    kernel, groups = as_grouped(depthwise)
+    transform = layer_transform(ctx, layer, kernel, x.shape, mid_shape, groups)
+    mid = ctx.linear(x, transform, mid_shape)
+    ones = (1,) * layer.rank
+    args = (ones, "valid", ones, 1, axis)
+    transform = conv_transform(ctx, pointwise, mid_shape, out_shape, *args)
+    return finish(layer, ctx, ctx.linear(mid, transform, out_shape))
+
+
+def transpose_transform(
+    kernel, in_shape, out_shape, strides, padding, output_padding, dilation, axis
+):
+    """The `Linear` map of a Keras transposed convolution.
+
+    ``kernel`` has Keras layout ``(*window, filters, in_channels)``. For 1-D/2-D
+    without dilation, `nengo.ConvolutionTranspose` pads exactly as Keras does
+    whenever it accepts Keras' output shape; otherwise (3-D, dilation, an
+    output shape Nengo rejects) the map is the transpose of the sparse matrix
+    of the convolution it reverses.
+    """
+    rank = kernel.ndim - 2
+    channels_last = axis != 0
+    if rank <= 2 and set(dilation) == {1}:
+        try:
+            return Conv(
+                nengo.ConvolutionTranspose(
+                    n_filters=kernel.shape[-2],
+                    input_shape=ChannelShape(in_shape, channels_last),
+                    output_shape=ChannelShape(out_shape, channels_last),
+                    kernel_size=kernel.shape[:rank],
+                    strides=tuple(strides),
+                    padding=padding,
+                    channels_last=channels_last,
+                    init=np.swapaxes(kernel, -1, -2),
+                )
+            )
+        except nengo.exceptions.ValidationError:
+            pass  # Nengo has no padding for this output shape
+    window = kernel.shape[:rank]
+    pads = _spatial.transpose_pads(padding, window, strides, dilation, output_padding)
+    forward = _spatial.conv_matrix(
+        out_shape, in_shape, kernel, strides, pads, dilation, 1, axis
+    )
+    return Matrix(forward.T.tocsr())
+
+
+def convert_transpose(layer, ctx, x, **_):
+    """Conv1D/2D/3DTranspose (strides, padding, ``output_padding``, dilation)."""
+    out_shape = ctx.output_shapes[0]
+    transform = transpose_transform(
         ctx.weight(layer, "kernel"),
         x.shape,
         out_shape,
         layer.strides,
         layer.padding,
+        layer.output_padding,
         layer.dilation_rate,
-        layer.groups,
-        axis,
+        _spatial.channel_axis(layer, layer.rank),
     )
-    y = ctx.linear(x, transform, out_shape)
-    if layer.use_bias:
-        y = y + channel_bias(ctx.weight(layer, "bias"), out_shape, axis)
-    return ctx.activate(y, layer.activation)
+    return finish(layer, ctx, ctx.linear(x, transform, out_shape))
 
 
-for _cls in (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D):
-    register_converter(_cls, convert_conv, values=True)
+_L = keras.layers
+for _classes, _fn in (
+    ((_L.Conv1D, _L.Conv2D, _L.Conv3D), convert_conv),
+    ((_L.DepthwiseConv1D, _L.DepthwiseConv2D), convert_depthwise),
+    ((_L.SeparableConv1D, _L.SeparableConv2D), convert_separable),
+    ((_L.Conv1DTranspose, _L.Conv2DTranspose, _L.Conv3DTranspose), convert_transpose),
+):
+    for _cls in _classes:
+        register_converter(_cls, _fn, values=True)

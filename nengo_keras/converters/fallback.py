@@ -14,19 +14,22 @@ import numpy as np
 class KerasCall:
     """``f(*arrays)`` running one recorded call of a Keras layer/operation."""
 
-    def __init__(self, op, graph_node):
+    def __init__(self, op, graph_node, timed=False):
         self.op = op
         self.graph_node = graph_node
+        self.timed = timed  # one step of a temporal call: add a time axis of 1
 
     def __call__(self, *arrays):
+        lead = (None, None) if self.timed else (None,)
         tensors = {
-            id(kt): keras.ops.convert_to_tensor(a[None], dtype="float32")
+            id(kt): keras.ops.convert_to_tensor(a[lead], dtype="float32")
             for kt, a in zip(self.graph_node.input_tensors, arrays)
         }
         args, kwargs = self.graph_node.fill_in(tensors)
         outputs = keras.tree.flatten(self.op(*args, **kwargs))
+        first = (0, 0) if self.timed else 0
         return np.concatenate(
-            [np.ravel(keras.ops.convert_to_numpy(o)[0]) for o in outputs]
+            [np.ravel(keras.ops.convert_to_numpy(o)[first]) for o in outputs]
         )
 
     @property
@@ -37,7 +40,7 @@ class KerasCall:
 def fallback(op, ctx, *inputs):
     """Values of ``op``'s outputs computed by one Keras-calling Node."""
     sizes = [int(np.prod(s)) for s in ctx.output_shapes]
-    node = ctx.node(KerasCall(op, ctx.call), list(inputs), (sum(sizes),))
+    node = ctx.node(KerasCall(op, ctx.call, ctx.timed), list(inputs), (sum(sizes),))
     if len(sizes) == 1:
         return node.reshape(ctx.output_shapes[0])
     obj, start, outs = node.obj, 0, []

@@ -32,6 +32,8 @@ def convert_traced(layer, ctx, *inputs, **_):
             f"traced into keras.ops ({type(e).__name__}: {_first_line(e)})",
             fix,
         )
+    if ctx.timed:  # a temporal model's call: the traced graph has its time axis
+        ctx.time.open(ctx.call, graph)
     # copies: if the trace fails half-way, the caller's values stay untouched
     values = {
         id(kt): Value(v.shape, v.terms, v.bias) for kt, v in zip(graph.inputs, inputs)

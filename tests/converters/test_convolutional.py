@@ -68,3 +68,140 @@ def test_conv_chain_without_activation_uses_a_passthrough_node():
     out = L.Conv2D(2, 3, activation="relu")(x)
     result = check_conversion(keras.Model(inp, out))
     assert len(result.net.all_nodes) == 2  # input + one node between the convs
+
+
+def conv_transforms(result, kind=nengo.Convolution):
+    return [c.transform for c in result.net.all_connections if isinstance(c.transform, kind)]
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(padding="valid"),
+        dict(padding="same", strides=2),
+        dict(padding="same", depth_multiplier=3),
+        dict(padding="valid", strides=(2, 1), depth_multiplier=2),
+        dict(padding="same", dilation_rate=2),
+    ],
+)
+@pytest.mark.parametrize("groups_as_dense", [False, True])
+def test_depthwise_conv2d(kwargs, groups_as_dense):
+    inp = keras.Input((7, 8, 3))
+    out = L.DepthwiseConv2D(3, bias_initializer="normal", activation="relu", **kwargs)(inp)
+    result = check_conversion(keras.Model(inp, out), groups_as_dense=groups_as_dense)
+    convs = conv_transforms(result)
+    if kwargs.get("dilation_rate", 1) == 1:
+        (conv,) = convs
+        assert conv.groups == (1 if groups_as_dense else 3)
+    else:  # Nengo has no dilation: an exact sparse matrix
+        assert not convs
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(padding="valid"),
+        dict(padding="same", strides=2, depth_multiplier=2),
+        dict(padding="same", dilation_rate=2),
+    ],
+)
+def test_depthwise_conv1d(kwargs):
+    inp = keras.Input((10, 4))
+    out = L.DepthwiseConv1D(3, bias_initializer="normal", **kwargs)(inp)
+    check_conversion(keras.Model(inp, out))
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(padding="same"),
+        dict(padding="valid", strides=2, depth_multiplier=2),
+        dict(padding="same", dilation_rate=2),
+    ],
+)
+def test_separable_conv2d(kwargs):
+    inp = keras.Input((7, 8, 3))
+    out = L.SeparableConv2D(5, 3, bias_initializer="normal", activation="relu", **kwargs)(inp)
+    result = check_conversion(keras.Model(inp, out))
+    # the depthwise result is held by one pass-through Node, the input's the other
+    assert len(result.net.all_nodes) == 2
+
+
+@pytest.mark.parametrize("groups_as_dense", [False, True])
+def test_separable_conv_groups_as_dense(groups_as_dense):
+    inp = keras.Input((6, 6, 4))
+    out = L.SeparableConv2D(6, 3, padding="same", activation="relu")(inp)
+    result = check_conversion(keras.Model(inp, out), groups_as_dense=groups_as_dense)
+    groups = sorted(c.groups for c in conv_transforms(result))
+    assert groups == ([1, 1] if groups_as_dense else [1, 4])
+
+
+def test_separable_conv_fuses_when_cheaper():
+    # 1-wide window: one full convolution costs less than depthwise + pointwise
+    inp = keras.Input((9, 3))
+    out = L.SeparableConv1D(4, 1, depth_multiplier=2, activation="relu")(inp)
+    result = check_conversion(keras.Model(inp, out))
+    assert len(result.net.all_nodes) == 1
+    (conv,) = conv_transforms(result)
+    assert conv.groups == 1
+
+
+def test_separable_conv1d():
+    inp = keras.Input((12, 3))
+    out = L.SeparableConv1D(4, 3, strides=2, padding="same", depth_multiplier=2)(inp)
+    check_conversion(keras.Model(inp, out))
+
+
+TRANSPOSE_CASES = [
+    dict(kernel_size=3, padding="valid"),
+    dict(kernel_size=3, padding="same", strides=2),
+    dict(kernel_size=4, padding="same", strides=2),
+    dict(kernel_size=2, padding="valid", strides=3),
+    dict(kernel_size=3, padding="same", strides=2, output_padding=0),
+    dict(kernel_size=3, padding="valid", strides=3, output_padding=2),
+    dict(kernel_size=4, padding="same", strides=3, output_padding=1),
+    dict(kernel_size=3, padding="same", dilation_rate=2),
+    dict(kernel_size=2, padding="valid", dilation_rate=3),
+]
+
+
+@pytest.mark.backends
+@pytest.mark.parametrize("kwargs", TRANSPOSE_CASES)
+def test_conv2d_transpose(kwargs):
+    inp = keras.Input((4, 5, 2))
+    out = L.Conv2DTranspose(3, bias_initializer="normal", activation="relu", **kwargs)(inp)
+    result = check_conversion(keras.Model(inp, out))
+    nengo_kind = kwargs.get("dilation_rate", 1) == 1
+    assert bool(conv_transforms(result, nengo.ConvolutionTranspose)) == nengo_kind
+
+
+@pytest.mark.parametrize("kwargs", TRANSPOSE_CASES)
+def test_conv1d_transpose(kwargs):
+    inp = keras.Input((5, 3))
+    out = L.Conv1DTranspose(2, bias_initializer="normal", **kwargs)(inp)
+    check_conversion(keras.Model(inp, out))
+
+
+@pytest.mark.parametrize("kwargs", TRANSPOSE_CASES[:7:2])
+def test_conv3d_transpose(kwargs):
+    inp = keras.Input((3, 4, 3, 2))
+    out = L.Conv3DTranspose(2, bias_initializer="normal", **kwargs)(inp)
+    check_conversion(keras.Model(inp, out))
+
+
+def test_conv_transpose_channels_first_then_batchnorm():
+    # the batch norm scale folds into the transposed kernel
+    inp = keras.Input((2, 4, 5))
+    x = L.Conv2DTranspose(3, 3, strides=2, padding="same", data_format="channels_first")(inp)
+    x = L.BatchNormalization(axis=1, beta_initializer="normal", gamma_initializer="normal")(x)
+    out = L.Activation("relu")(x)
+    result = check_conversion(keras.Model(inp, out))
+    assert len(result.net.all_nodes) == 1
+
+
+def test_depthwise_channels_first():
+    inp = keras.Input((3, 6, 5))
+    out = L.DepthwiseConv2D(3, depth_multiplier=2, padding="same", data_format="channels_first")(inp)
+    check_conversion(keras.Model(inp, out))
