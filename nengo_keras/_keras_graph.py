@@ -174,8 +174,13 @@ def _trace_call(layer, fresh, args, kwargs):
         outputs = keras.tree.flatten(layer.call(*args, **kwargs))
         if not all(is_keras_tensor(x) for x in outputs):
             raise TypeError("the call returned something other than tensors")
-        function = keras.Function(fresh, outputs)
-        return _graph(layer, fresh, outputs, function)
+        inputs = {id(x) for x in fresh}
+        computed = [x for x in outputs if id(x) not in inputs]
+        if not computed:  # the call returns its inputs (identity at inference)
+            return Graph(model=layer, inputs=list(fresh), outputs=outputs, nodes=[])
+        graph = _graph(layer, fresh, computed, keras.Function(fresh, computed))
+        graph.outputs = outputs
+        return graph
     finally:
         for x, inbound, outbound in saved:
             x._inbound_nodes[:] = inbound

@@ -5,7 +5,6 @@ Importing this package registers them all (`nengo_keras.to_nengo` does it).
 
 from . import (  # noqa: F401
     activations,
-    applications,
     convolutional,
     core,
     merging,

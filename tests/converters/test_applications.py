@@ -1,4 +1,9 @@
-"""The custom layers of keras.applications models, each in a tiny model."""
+"""The custom layers of keras.applications models, each in a tiny model.
+
+nengo_keras has no converter for them: like a user's own custom layers, they
+convert through the keras.ops their ``call`` is made of (tracing), and fold
+into the neighbouring connections.
+"""
 
 import keras
 import pytest
@@ -15,7 +20,7 @@ CustomScaleLayer = kg.layer_class("applications.inception_resnet_v2.CustomScaleL
 def assert_folded(result, name):
     """The layer became no Nengo objects: its maps fold into the connections."""
     (report,) = [r for r in result.report if r.name == name]
-    assert report.converter == "convert_affine"
+    assert report.converter == "convert_traced"
     assert report.tier == "neural"
     assert report.n_nodes == report.n_neurons == 0
     assert len(result.net.all_nodes) == len(result.inputs)
