@@ -8,7 +8,7 @@ Examples
 ...     sim.run_steps(10)
 """
 
-from . import activations, callbacks, layers
+from . import activations, calibration, callbacks, layers, spiking
 from .compat import Converter
 from .context import ConversionContext, Unsupported
 from .converter import LayerReport, to_nengo
@@ -44,11 +44,13 @@ __all__ = [
     "Unsupported",
     "Value",
     "activations",
+    "calibration",
     "callbacks",
     "converter_scope",
     "evaluate",
     "layers",
     "register_converter",
+    "spiking",
     "takes_values",
     "to_nengo",
     "unregister_converter",

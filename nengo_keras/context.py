@@ -102,7 +102,9 @@ class Options:
 
 def check_scale(scale):
     """Validate the ``scale_firing_rates`` option."""
-    if scale is None:
+    from .calibration import as_calibration
+
+    if scale is None or as_calibration(scale) is not None:
         return
     if isinstance(scale, dict):
         items = scale.items()
@@ -172,6 +174,8 @@ class ConversionContext:
         self.output_shapes = []
         self.flags = set()
         self._used_scales = set()
+        self._synapses = {}  # Ensemble -> synapse on what leaves its neurons
+        self.calibrating = None  # a calibration.Recorder during calibration
         self.walker = None
         self.time = None
         self.timed = False
@@ -258,7 +262,12 @@ class ConversionContext:
         As in NengoDL, the ``synapse`` option applies only to what leaves neurons.
         """
         base = obj.obj if isinstance(obj, nengo.base.ObjView) else obj
-        return self.options.synapse if isinstance(base, nengo.ensemble.Neurons) else None
+        if not isinstance(base, nengo.ensemble.Neurons):
+            return None
+        if self.options.synapse is None:
+            # a synapse the layer was trained with (see `neurons`)
+            return self._synapses.get(base.ensemble)
+        return self.options.synapse
 
     def connect(self, value, post, bias=True, synapse=DEFAULT):
         """Connect every term of ``value`` into Nengo object ``post``.
@@ -367,31 +376,41 @@ class ConversionContext:
             )
         return Value.of(obj, shape)
 
-    def rate_scale(self, layer=None):
-        """The ``scale_firing_rates`` factor for ``layer`` (default: current)."""
+    def rate_scale(self, layer=None, default=1.0):
+        """The ``scale_firing_rates`` factor for ``layer`` (default: current).
+
+        ``default`` is returned where the option sets no scale for the layer.
+        """
         scale = self.options.scale_firing_rates
         layer = self.layer if layer is None else layer
         if scale is None:
-            return 1.0
+            return default
         if not isinstance(scale, dict):
             return scale
         for key in (layer, getattr(layer, "name", None)):
             if key is not None and key in scale:
                 self._used_scales.add(key)
                 return scale[key]
-        return 1.0
+        return default
 
-    def neurons(self, value, neuron_type, label=None, scale=None):
+    def neurons(self, value, neuron_type, label=None, scale=None, synapse=None):
         """Feed ``value`` into a new Ensemble's neurons; return their output.
 
         One neuron per element. The value's constant becomes the neurons' bias,
         so no bias Node is needed. ``scale`` (default: the ``scale_firing_rates``
-        option for the current layer) multiplies the neurons' input and divides
+        option for the current layer; a number, or an array broadcast against
+        the value's shape or flat) multiplies the neurons' input and divides
         their output: a rate neuron computes the same function, a spiking one
-        fires ``scale`` times faster.
+        fires ``scale`` times faster. ``synapse`` goes on what leaves the
+        neurons unless the ``synapse`` option is set.
         """
         scale = np.asarray(self.rate_scale() if scale is None else scale, float)
-        scale = np.broadcast_to(scale, (value.size,))
+        if scale.ndim == 1 and scale.size == value.size:
+            pass  # already one scale per neuron
+        else:
+            scale = np.broadcast_to(scale, value.shape).ravel()
+        if self.calibrating is not None:
+            neuron_type, scale = self.calibrating.substitute(self, neuron_type, value, scale)
         uniform = np.all(scale == scale[0])
         out_scale = None
         if uniform and activations.has_amplitude(neuron_type):
@@ -410,6 +429,10 @@ class ConversionContext:
             eval_points=np.zeros((1, 1)),
             label=label or self.label(),
         )
+        if synapse is not None:
+            self._synapses[ens] = synapse
+        if self.calibrating is not None:
+            self.calibrating.record(self, ens, value.shape)
         self.connect(value, ens.neurons, bias=False)
         out = Value.of(ens.neurons, value.shape)
         return out if out_scale is None else out.scale(out_scale)
@@ -424,6 +447,10 @@ class ConversionContext:
         ``params`` (``alpha=``, ``axis=``...) override the activation's
         defaults; see `nengo_keras.activations.parameters`.
         """
+        from . import spiking
+
+        if spiking.is_spike_aware(activation):
+            return spiking.build(self, value, activation)
         kind, target = self.swaps.resolve(activation)
         if kind == "linear":
             return value

@@ -99,12 +99,22 @@ def to_nengo(
         activations). Applied before and after the default map (relu ->
         `nengo.RectifiedLinear`, sigmoid -> `nengo.Sigmoid`, tanh ->
         `nengo.Tanh`), e.g. ``{"relu": nengo.SpikingRectifiedLinear()}``.
-    scale_firing_rates : float or dict, optional
+    scale_firing_rates : float or dict or RateCalibration or array, optional
         Multiplies neuron inputs by this factor and divides their output by it,
         so rate neurons compute the same function while spiking neurons fire
-        faster (more accurately). A dict maps layers (or layer names) to factors.
+        faster (more accurately). A dict maps layers (or layer names) to factors
+        (a factor may be an array: one per neuron, or broadcast against the
+        layer's output shape, e.g. one per channel). A
+        `nengo_keras.calibration.RateCalibration`, or an array of input
+        samples, chooses a factor per layer from activation statistics (see
+        `nengo_keras.calibration`); the result's ``firing_rates`` then lists
+        them with the expected rates. Layers trained with
+        `nengo_keras.spiking.SpikeAware` activations keep their trained factor
+        unless this option sets one for them.
     synapse : float or nengo.synapses.Synapse, optional
-        Synapse on every connection and probe leaving neurons.
+        Synapse on every connection and probe leaving neurons. If None, layers
+        trained with `nengo_keras.spiking.SpikeAware` activations use the
+        synapse stored with them (none elsewhere).
     max_to_avg_pool : bool
         Convert max pooling to average pooling (NengoDL's behaviour).
     split_shared_weights : bool
@@ -175,15 +185,36 @@ def to_nengo(
         converters=converters,
         temporal=temporal,
     )
-    from . import converters as _  # noqa: F401  (registers the built-in converters)
-
     if not isinstance(model, keras.Model):
         raise TypeError(f"to_nengo expects a keras.Model, got {type(model).__name__}")
+    from .calibration import as_calibration, run_calibration
+
+    start = time.perf_counter()
+    calibration = as_calibration(scale_firing_rates)
+    table = None
+    if calibration is not None:
+        table = run_calibration(model, options, calibration, label)
+        options.scale_firing_rates = table.scales
+    result = convert(model, options, label)
+    result.firing_rates = table
+    result.conversion_time = time.perf_counter() - start
+    return result
+
+
+def convert(model, options, label=None, calibrating=None):
+    """`to_nengo` with validated `Options`.
+
+    ``calibrating`` (a `nengo_keras.calibration.Recorder`) builds the rate
+    version of the network that calibration measures.
+    """
+    from . import converters as _  # noqa: F401  (registers the built-in converters)
+
     start = time.perf_counter()
     graph = kg.graph_of(model)
     net = nengo.Network(label=label or model.name)
     configure_trainable(net)
     ctx = ConversionContext(options, net)
+    ctx.calibrating = calibrating
     ctx.dt = _temporal.model_dt(model)
     if _temporal.resolve(options.temporal, model):
         ctx.time = _temporal.TimeAxis()

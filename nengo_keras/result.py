@@ -97,6 +97,9 @@ class ConvertedModel:
         What every layer call became (tier, converter, neurons).
     conversion_time : float
         Seconds taken by the conversion.
+    firing_rates : nengo_keras.calibration.RateTable or None
+        Per-layer firing-rate scales and expected rates when
+        ``scale_firing_rates`` was calibrated from data (None otherwise).
     temporal : bool
         Whether axis 1 of the Keras inputs is Nengo time (see `to_nengo`).
     dt : float or None
@@ -124,6 +127,7 @@ class ConvertedModel:
         self.report = report
         self.options = context.options
         self.conversion_time = conversion_time
+        self.firing_rates = None
         self.temporal = context.time is not None
         self.dt = getattr(context, "dt", None)
         self._ctx = context
