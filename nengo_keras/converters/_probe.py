@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._linear import Matrix, Scale
-from ..context import add_time_axis, drop_time_axis
+from .._temporal import add_time_axis, drop_time_axis
 from ..values import Value
 
 _BASE = 2**12  # two float32-exact digits cover indices up to 2**24 - 1
