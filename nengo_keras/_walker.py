@@ -137,8 +137,7 @@ class Walker:
                         f"no converter for {type(op).__name__}",
                         "give the layer a to_nengo method (mix in "
                         "nengo_keras.NengoConvertible), register one with "
-                        f"@nengo_keras.register_converter({type(op).__name__}), "
-                        "or pass allow_fallback=True",
+                        f"@nengo_keras.register_converter({type(op).__name__})",
                     )
                 outputs = self._call(entry, op, node, inputs)
             except Unsupported as e:
@@ -192,19 +191,25 @@ class Walker:
         """Whether an unconvertible call becomes a fallback Node; if not, it
         is reported (with ``error``)."""
         ctx, op = self.ctx, node.op
-        allowed = ctx.options.allow_fallback
+        possible = not (timed and not ctx.time.steps_alone(op))
         what = error.what
-        if allowed and timed and not ctx.time.steps_alone(op):
-            allowed = False
+        if not possible:
             what += (
                 "; a Keras fallback Node (which sees one time step at a time) cannot "
                 "stand in for it, as it is not known to act on each step separately"
             )
-        if not allowed:
-            self.problems.append((op, what, error.fix))
-            if timed:
-                ctx.time.fail(node)
-        return allowed
+        if possible and ctx.options.allow_fallback:
+            return True
+        fix = error.fix
+        if possible and "fallback" in ctx.options.tiers:
+            # the one fix every unconvertible call has, unless the user ruled
+            # fallback Nodes out with ``tiers``
+            hint = "or pass allow_fallback=True to compute it with a Keras Node"
+            fix = f"{fix}, {hint}" if fix else hint
+        self.problems.append((op, what, fix))
+        if timed:
+            ctx.time.fail(node)
+        return False
 
     def _call(self, entry, op, node, inputs):
         ctx = self.ctx

@@ -386,8 +386,7 @@ class ConversionContext:
             raise Unsupported(
                 f"activation {name!r} has no Nengo equivalent",
                 "choose a supported activation, map it with swap_activations, "
-                "register one with nengo_keras.activations.register_activation, "
-                "or allow_fallback=True",
+                "or register one with nengo_keras.activations.register_activation",
             )
         warnings.warn(
             f"{describe(self.layer)}: activation {name!r} has no Nengo equivalent; "

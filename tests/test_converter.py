@@ -262,6 +262,16 @@ def test_no_fallback_lists_every_unconvertible_layer():
     assert "'first' (Unknown)" in message and "register_converter" in message
 
 
+def test_fallback_hint_only_when_fallback_is_a_choice():
+    inp = keras.Input((4,))
+    model = keras.Model(inp, Unknown(name="unknown")(inp))
+    with pytest.raises(nengo_keras.ConversionError, match="allow_fallback=True"):
+        nengo_keras.to_nengo(model, allow_fallback=False)
+    with pytest.raises(nengo_keras.ConversionError) as info:
+        nengo_keras.to_nengo(model, tiers=("neural", "node"))
+    assert "allow_fallback" not in str(info.value)
+
+
 def test_tiers_option_rejects_node_tier_layers():
     inp = keras.Input((4,))
     out = L.Multiply(name="product")([L.Dense(4)(inp), inp])

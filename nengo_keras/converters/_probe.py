@@ -127,7 +127,7 @@ def convert_by_index_map(layer, ctx, *inputs, **_):
         ctx.unsupported(
             "this call does more than rearrange elements (e.g. pads with a "
             "non-zero constant)",
-            "allow_fallback=True, or register a converter for it",
+            "register a converter for it",
         )
 
 
