@@ -179,12 +179,14 @@ class ConvertedModel:
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
         lines.insert(1, "-" * len(lines[0]))
-        parts = [
-            f"{tier}: {v['layers']} layers, {v['neurons']} neurons"
-            for tier, v in self.tier_summary().items()
-        ]
+        n_layers, n_neurons = max(len(self.report), 1), max(self.n_neurons, 1)
         lines.append("")
-        lines.append(f"{len(self.report)} layer calls; " + "; ".join(parts))
+        lines.append(f"{len(self.report)} layer calls, {self.n_neurons} neurons:")
+        for tier, v in self.tier_summary().items():
+            lines.append(
+                f"  {tier:8s} {v['layers']:5d} layers ({v['layers'] / n_layers:6.1%}), "
+                f"{v['neurons']:9d} neurons ({v['neurons'] / n_neurons:6.1%})"
+            )
         return "\n".join(lines)
 
     # --- running ----------------------------------------------------------------
