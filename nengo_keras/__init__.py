@@ -10,7 +10,8 @@ Examples
 
 from . import activations, calibration, callbacks, layers, spiking
 from .compat import Converter
-from .context import ConversionContext, Unsupported
+from .context import ConversionContext
+from .errors import Unsupported
 from .converter import LayerReport, to_nengo
 from .errors import ConversionError
 from .evaluation import EvaluationResult, LayerActivity, evaluate

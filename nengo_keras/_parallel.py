@@ -265,7 +265,7 @@ def _pickle_plan(plan, mode):
 
 
 def _calls_keras(net):
-    from .context import KerasFunction, NodeFunction
+    from ._nodes import KerasFunction, NodeFunction
     from .converters.fallback import KerasCall
 
     for node in net.all_nodes:

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 from . import _keras_graph as kg
-from .context import Unsupported
+from .errors import Unsupported
 from .errors import ConversionError, describe
 
 
@@ -380,3 +380,16 @@ def _rule_for(cls):
         if "call" in vars(klass):
             return None  # a subclass with its own maths is not known to be per step
     return None
+
+
+def add_time_axis(tensors):
+    """Per-step tensors ``(batch, *shape)`` as one-step sequences ``(batch, 1, *shape)``.
+
+    For Keras calls that probe or compute a timed layer on one time step.
+    """
+    return [keras.ops.expand_dims(t, 1) for t in tensors]
+
+
+def drop_time_axis(outputs):
+    """Undo `add_time_axis` on (a structure of) outputs."""
+    return keras.tree.map_structure(lambda o: o[:, 0], outputs)

@@ -70,7 +70,7 @@ class RateCalibration:
                 f"RateCalibration: max_rate must be a positive rate in Hz, got {max_rate!r}"
             )
         if not isinstance(per_channel, (bool, np.bool_)):
-            raise TypeError(f"RateCalibration: per_channel must be True or False")
+            raise TypeError(f"RateCalibration: per_channel must be True or False, got {per_channel!r}")
         self.x = x
         self.percentile = float(percentile)
         self.max_rate = float(max_rate)
@@ -290,7 +290,7 @@ def calibrate(model, calibration, **options):
     >>> result = nengo_keras.to_nengo(model, swap_activations={"relu": nengo.LIF()},
     ...                               scale_firing_rates=table.scales)
     """
-    from .context import Options
+    from .options import Options
 
     calib = as_calibration(calibration)
     if calib is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import nengo
 import numpy as np
 
-from .context import Unsupported
+from .errors import Unsupported
 from .converter import to_nengo
 from .registry import register_converter
 from .values import Value

@@ -3,129 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import numbers
 import warnings
 
-import keras
 import nengo
 import numpy as np
 
 from . import activations
-from .errors import describe
+from ._nodes import KerasFunction, NodeFunction, to_numpy
+from .errors import Unsupported, describe
 from .values import Value
-
-TIERS = ("neural", "node", "fallback")
 
 DEFAULT = object()  # "the default synapse" (None is a synapse choice)
 
 # What can be the ``pre`` of a nengo.Connection
 NENGO_OUTPUTS = (nengo.base.NengoObject, nengo.base.ObjView, nengo.ensemble.Neurons)
-
-
-class Unsupported(Exception):
-    """Raised by a converter for a layer configuration it cannot convert.
-
-    The conversion then falls back to a Keras-computing Node (if allowed) or
-    reports the layer in the final `~nengo_keras.ConversionError`.
-    """
-
-    def __init__(self, what, fix=None):
-        super().__init__(what)
-        self.what = what
-        self.fix = fix
-
-
-@dataclasses.dataclass
-class Options:
-    """Validated conversion options (see `nengo_keras.to_nengo`)."""
-
-    allow_fallback: bool = True
-    swap_activations: dict | None = None
-    scale_firing_rates: object = None
-    synapse: object = None
-    max_to_avg_pool: bool = False
-    split_shared_weights: bool = False
-    inference_only: bool = False
-    fold_batchnorm: bool = True
-    groups_as_dense: bool = False
-    trace_layers: bool = True
-    tiers: tuple = TIERS
-    converters: dict | None = None
-    temporal: object = None
-
-    def __post_init__(self):
-        for flag in (
-            "allow_fallback",
-            "max_to_avg_pool",
-            "split_shared_weights",
-            "inference_only",
-            "fold_batchnorm",
-            "groups_as_dense",
-            "trace_layers",
-        ):
-            if not isinstance(getattr(self, flag), (bool, np.bool_)):
-                raise TypeError(
-                    f"option {flag} must be True or False, got {getattr(self, flag)!r}"
-                )
-        if isinstance(self.tiers, str):
-            self.tiers = (self.tiers,)
-        self.tiers = tuple(self.tiers)
-        bad = [t for t in self.tiers if t not in TIERS]
-        if bad or not self.tiers:
-            raise ValueError(
-                f"option tiers={self.tiers!r}: expected a non-empty subset of {TIERS}"
-            )
-        if "fallback" not in self.tiers:
-            self.allow_fallback = False
-        if self.synapse is not None and not isinstance(
-            self.synapse, (numbers.Real, nengo.synapses.Synapse)
-        ):
-            raise TypeError(
-                f"option synapse must be None, a time constant in seconds or a "
-                f"nengo.synapses.Synapse, got {self.synapse!r}"
-            )
-        if isinstance(self.synapse, numbers.Real) and self.synapse < 0:
-            raise ValueError(f"option synapse must be >= 0, got {self.synapse!r}")
-        if self.converters is not None and not isinstance(self.converters, dict):
-            raise TypeError(
-                f"option converters must be a dict {{layer class: function}}, got "
-                f"{type(self.converters).__name__}"
-            )
-        if self.temporal is not None and not isinstance(self.temporal, (bool, np.bool_)):
-            raise TypeError(
-                f"option temporal must be None (auto-detect), True or False, got "
-                f"{self.temporal!r}"
-            )
-        check_scale(self.scale_firing_rates)
-
-
-def check_scale(scale):
-    """Validate the ``scale_firing_rates`` option."""
-    from .calibration import as_calibration
-
-    if scale is None or as_calibration(scale) is not None:
-        return
-    if isinstance(scale, dict):
-        items = scale.items()
-    else:
-        items = [("scale_firing_rates", scale)]
-    for key, s in items:
-        arr = np.asarray(s, dtype=np.float64) if _is_number_like(s) else None
-        if arr is None or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-            where = "" if key == "scale_firing_rates" else f"[{key!r}]"
-            raise ValueError(
-                f"option scale_firing_rates{where} must be a positive number (or a "
-                f"per-layer dict of them), got {s!r}"
-            )
-
-
-def _is_number_like(x):
-    try:
-        np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 class ConversionContext:
@@ -495,8 +386,7 @@ class ConversionContext:
             raise Unsupported(
                 f"activation {name!r} has no Nengo equivalent",
                 "choose a supported activation, map it with swap_activations, "
-                "register one with nengo_keras.activations.register_activation, "
-                "or allow_fallback=True",
+                "or register one with nengo_keras.activations.register_activation",
             )
         warnings.warn(
             f"{describe(self.layer)}: activation {name!r} has no Nengo equivalent; "
@@ -508,56 +398,3 @@ class ConversionContext:
         return self.node(KerasFunction(fn), inputs, shape)
 
 
-def add_time_axis(tensors):
-    """Per-step tensors ``(batch, *shape)`` as one-step sequences ``(batch, 1, *shape)``.
-
-    For Keras calls that probe or compute a timed layer on one time step.
-    """
-    return [keras.ops.expand_dims(t, 1) for t in tensors]
-
-
-def drop_time_axis(outputs):
-    """Undo `add_time_axis` on (a structure of) outputs."""
-    return keras.tree.map_structure(lambda o: o[:, 0], outputs)
-
-
-def to_numpy(x):
-    """A Keras variable or tensor of any backend as a float64 NumPy array."""
-    if isinstance(x, keras.Variable):
-        # Variable.numpy() avoids a NumPy 2 deprecation path inside Keras
-        return np.asarray(x.numpy(), dtype=np.float64)
-    return np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float64)
-
-
-class NodeFunction:
-    """Adapts ``fn(*arrays) -> array`` to a Node's ``f(t, x) -> vector``."""
-
-    def __init__(self, fn, in_shapes, out_shape):
-        self.fn = fn
-        self.in_shapes = [tuple(s) for s in in_shapes]
-        self.out_shape = tuple(out_shape)
-        sizes = [int(np.prod(s)) for s in self.in_shapes]
-        self.splits = np.cumsum(sizes)[:-1]
-
-    def __call__(self, t, x):
-        parts = np.split(x, self.splits)
-        arrays = [p.reshape(s) for p, s in zip(parts, self.in_shapes)]
-        return np.asarray(self.fn(*arrays), dtype=np.float64).ravel()
-
-    def __repr__(self):
-        return f"NodeFunction({getattr(self.fn, '__name__', self.fn)!r})"
-
-
-class KerasFunction:
-    """Calls a Keras function (or layer) on arrays with a batch axis of 1."""
-
-    def __init__(self, fn):
-        self.fn = fn
-
-    def __call__(self, *arrays):
-        batched = [keras.ops.convert_to_tensor(a[None], dtype="float32") for a in arrays]
-        return keras.ops.convert_to_numpy(self.fn(*batched))[0]
-
-    @property
-    def __name__(self):
-        return getattr(self.fn, "__name__", type(self.fn).__name__)

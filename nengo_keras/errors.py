@@ -46,3 +46,16 @@ def describe(op):
     """``"layer 'dense_1' (Dense)"`` for error messages."""
     kind = "layer" if hasattr(op, "weights") else "operation"
     return f"{kind} {getattr(op, 'name', op)!r} ({type(op).__name__})"
+
+
+class Unsupported(Exception):
+    """Raised by a converter for a layer configuration it cannot convert.
+
+    The conversion then falls back to a Keras-computing Node (if allowed) or
+    reports the layer in the final `~nengo_keras.ConversionError`.
+    """
+
+    def __init__(self, what, fix=None):
+        super().__init__(what)
+        self.what = what
+        self.fix = fix

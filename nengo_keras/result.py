@@ -179,12 +179,14 @@ class ConvertedModel:
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in rows]
         lines.insert(1, "-" * len(lines[0]))
-        parts = [
-            f"{tier}: {v['layers']} layers, {v['neurons']} neurons"
-            for tier, v in self.tier_summary().items()
-        ]
+        n_layers, n_neurons = max(len(self.report), 1), max(self.n_neurons, 1)
         lines.append("")
-        lines.append(f"{len(self.report)} layer calls; " + "; ".join(parts))
+        lines.append(f"{len(self.report)} layer calls, {self.n_neurons} neurons:")
+        for tier, v in self.tier_summary().items():
+            lines.append(
+                f"  {tier:8s} {v['layers']:5d} layers ({v['layers'] / n_layers:6.1%}), "
+                f"{v['neurons']:9d} neurons ({v['neurons'] / n_neurons:6.1%})"
+            )
         return "\n".join(lines)
 
     # --- running ----------------------------------------------------------------
@@ -290,6 +292,48 @@ class ConvertedModel:
         from .evaluation import evaluate
 
         return evaluate(self, x, y, n_steps, **kwargs)
+
+    def present(self, x, dt=None):
+        """Feed one sample to the input Nodes, for your own simulation loop.
+
+        The input Nodes output zeros until given data. ``run``, ``predict``
+        and ``evaluate`` feed them themselves; use this when you build the
+        simulator yourself (any Nengo backend that runs Node functions).
+
+        Parameters
+        ----------
+        x : array or list or dict or None
+            One sample per model input, shaped like the input without batch
+            axis (held constant) or ``(n_steps, *shape)`` (one row per step,
+            the last row held after that). Several inputs: a list in model
+            input order or a dict keyed like ``inputs``. None: back to zeros.
+        dt : float, optional
+            The simulator's time step (default: the model's, else 0.001).
+
+        Examples
+        --------
+        >>> result.present(x_test[0])
+        >>> with nengo.Simulator(result.net) as sim:
+        ...     sim.run_steps(50)
+        >>> result.present(None)
+        """
+        from .simulation import prepare_inputs
+
+        dt = (0.001 if self.dt is None else self.dt) if dt is None else dt
+        feeds = [node.output for node in self.inputs.values()]
+        if x is None:
+            for feed in feeds:
+                feed.set(None, dt)
+            return
+        if isinstance(x, dict):
+            batched = {k: np.asarray(v)[None] for k, v in x.items()}
+        elif isinstance(x, (list, tuple)):
+            batched = [np.asarray(v)[None] for v in x]
+        else:
+            batched = np.asarray(x)[None]
+        data, _ = prepare_inputs(self, batched, 1)
+        for feed, flat in zip(feeds, data):
+            feed.set(flat[0], dt)
 
     def predict(self, x, n_steps=1, **kwargs):
         """The outputs as ``model.predict`` gives them: the last step,

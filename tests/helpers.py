@@ -1,6 +1,5 @@
 """The helper every converter test uses: convert, simulate, compare with Keras."""
 
-import keras
 import numpy as np
 
 import nengo_keras

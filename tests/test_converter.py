@@ -65,6 +65,22 @@ def test_run_accepts_dict_inputs_and_time_varying_data():
     np.testing.assert_allclose(got, xa + 1)
 
 
+def test_present_feeds_a_users_own_simulator():
+    model = _dense_model()
+    result = nengo_keras.to_nengo(model)
+    x = random_inputs(model, batch=1)[0][0]
+    probe = result.outputs[model.output]
+    result.present(x)
+    with nengo.Simulator(result.net, progress_bar=False) as sim:
+        sim.run_steps(3)
+    assert_close(sim.data[probe][-1], model.predict(x[None], verbose=0)[0])
+    result.present(None)
+    with nengo.Simulator(result.net, progress_bar=False) as sim:
+        sim.step()
+    assert_close(sim.data[probe][-1], model.predict(np.zeros_like(x)[None], verbose=0)[0])
+    assert_close(result.predict(x[None]), model.predict(x[None], verbose=0))
+
+
 def test_nested_models_become_subnetworks():
     inner = keras.Sequential(
         [keras.Input((6,)), L.Dense(5, activation="relu"), L.Dense(4)], name="inner"
@@ -260,6 +276,16 @@ def test_no_fallback_lists_every_unconvertible_layer():
     assert names == ["first", "second"]
     message = str(info.value)
     assert "'first' (Unknown)" in message and "register_converter" in message
+
+
+def test_fallback_hint_only_when_fallback_is_a_choice():
+    inp = keras.Input((4,))
+    model = keras.Model(inp, Unknown(name="unknown")(inp))
+    with pytest.raises(nengo_keras.ConversionError, match="allow_fallback=True"):
+        nengo_keras.to_nengo(model, allow_fallback=False)
+    with pytest.raises(nengo_keras.ConversionError) as info:
+        nengo_keras.to_nengo(model, tiers=("neural", "node"))
+    assert "allow_fallback" not in str(info.value)
 
 
 def test_tiers_option_rejects_node_tier_layers():

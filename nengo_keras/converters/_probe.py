@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._linear import Matrix, Scale
-from ..context import add_time_axis, drop_time_axis
+from .._temporal import add_time_axis, drop_time_axis
 from ..values import Value
 
 _BASE = 2**12  # two float32-exact digits cover indices up to 2**24 - 1
@@ -127,7 +127,7 @@ def convert_by_index_map(layer, ctx, *inputs, **_):
         ctx.unsupported(
             "this call does more than rearrange elements (e.g. pads with a "
             "non-zero constant)",
-            "allow_fallback=True, or register a converter for it",
+            "register a converter for it",
         )
 
 

@@ -45,7 +45,6 @@ def convert_upsampling2d(layer, ctx, x, **_):
     """Nearest: an index map; bilinear: a sparse matrix found by probing."""
     if layer.interpolation == "nearest":
         return convert_by_index_map(layer, ctx, x)
-    from .._linear import Matrix  # noqa: F401
     from ._probe import linear_map
 
     matrix, offset = linear_map(layer, x.shape)

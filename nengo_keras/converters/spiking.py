@@ -144,7 +144,7 @@ def convert_time_distributed(layer, ctx, x, **_):
     if entry is None:
         ctx.unsupported(
             f"no converter for the wrapped {type(inner).__name__}",
-            "register a converter for it, or allow_fallback=True",
+            "register a converter for it",
         )
     out_shape = ctx.output_shapes[0]
     if ctx.timed:

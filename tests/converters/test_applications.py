@@ -9,7 +9,7 @@ import keras
 import pytest
 
 from nengo_keras import _keras_graph as kg
-from tests.helpers import check_conversion, tiers
+from tests.helpers import check_conversion
 
 L = keras.layers
 LayerScale = kg.layer_class("applications.convnext.LayerScale")

@@ -1,5 +1,4 @@
 import keras
-import numpy as np
 import pytest
 
 from tests.helpers import check_conversion, tiers
