@@ -246,10 +246,19 @@ class SpikingSwap(keras.callbacks.Callback):
         return {id(layer): rows[id(layer)] for layer in targets}
 
     def _retrace(self):
-        for name in ("make_train_function", "make_test_function", "make_predict_function"):
-            make = getattr(self.model, name, None)
-            if make is not None:
-                make(force=True)
+        retrace(self.model)
+
+
+def retrace(model):
+    """Make Keras rebuild ``model``'s compiled train/test/predict functions.
+
+    TensorFlow and JAX compile them once; a changed activation is only seen
+    after a rebuild.
+    """
+    for name in ("make_train_function", "make_test_function", "make_predict_function"):
+        make = getattr(model, name, None)
+        if make is not None:
+            make(force=True)
 
 
 def _check_scale_option(scale):

@@ -330,16 +330,19 @@ def all_layers(model):
 def restore_rates(model):
     """Put ``relu`` back in place of every `SpikeAware` activation of ``model``.
 
-    Changes ``model`` in place (as `~nengo_keras.callbacks.SpikingSwap` did)
-    and returns the number of layers changed. Recompile, or call
-    ``model.make_train_function(force=True)``, before training again.
+    Changes ``model`` in place (as `~nengo_keras.callbacks.SpikingSwap` did),
+    rebuilds its compiled functions so ``predict``/``fit`` see the change, and
+    returns the number of layers changed.
 
     Examples
     --------
     >>> nengo_keras.spiking.restore_rates(model)
     3
     """
+    from .callbacks import retrace
+
     layers = spike_aware_layers(model)
     for layer, act in layers:
         layer.activation = keras.activations.get(act.base)
+    retrace(model)
     return len(layers)

@@ -269,5 +269,10 @@ def test_calibrated_swap_and_restore_rates():
         result = nengo_keras.to_nengo(model)
         for ens in result.net.all_ensembles:
             np.testing.assert_allclose(ens.gain, np.broadcast_to(table[ens.label].scale, 6))
+    spiking_out = model.predict(x, verbose=0)
     assert nengo_keras.spiking.restore_rates(model) == 2
     assert model.get_layer("h1").activation is keras.activations.relu
+    # the compiled predict function sees the change (same batch shape as before)
+    rate_out = model.predict(x, verbose=0)
+    assert not np.allclose(rate_out, spiking_out)
+    np.testing.assert_allclose(rate_out, model(x), rtol=1e-5, atol=1e-6)
