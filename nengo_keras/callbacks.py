@@ -34,7 +34,8 @@ class SpikingSwap(keras.callbacks.Callback):
     Fine-tuning a trained network for about ten epochs works well (or train
     from scratch with ``start_epoch`` > 0). Choices that worked on the digits
     benchmark (``benchmarks/spiking_digits.py``): a short hidden ``synapse``
-    (about a sixth of the window: each synapse delays by a step and lags by its
+    (a sixth to a tenth of the window, e.g. 5 ms for 30 steps and 1 ms for 10
+    steps of 1 ms: each synapse delays by a step and lags by its
     time constant, which the static count model does not see), a
     ``readout_synapse`` about half the window (the output is read at the last
     step: a longer synapse averages more spikes there), and a single
@@ -71,7 +72,8 @@ class SpikingSwap(keras.callbacks.Callback):
     synapse : float, optional
         Lowpass time constant (s) that the converted network puts on
         connections leaving these neurons. Each synapse delays by a step and
-        filters: short windows need short synapses (about ``n_steps * dt / 10``).
+        filters: short windows need short synapses (a sixth to a tenth of
+        ``n_steps * dt``).
     readout_synapse : float, optional
         Synapse for the layers whose neurons feed a model output directly
         (the output is read at the last step, so a longer synapse averages
