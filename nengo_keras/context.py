@@ -11,6 +11,7 @@ import numpy as np
 from . import activations
 from ._nodes import KerasFunction, NodeFunction, to_numpy
 from .errors import Unsupported, describe
+from ._linear import Scale
 from .values import Value
 
 DEFAULT = object()  # "the default synapse" (None is a synapse choice)
@@ -219,6 +220,14 @@ class ConversionContext:
         if out is None:
             out = Value.of(self.materialize(value), value.shape).apply(transform, shape)
         return out
+
+    def scale(self, value, a):
+        """``value * a`` elementwise (``a`` a scalar or one factor per element).
+
+        Like `linear`, it materializes ``value`` where the scale cannot fold
+        into its transforms.
+        """
+        return self.linear(value, Scale(a, value.size), value.shape)
 
     def call_arguments(self, inputs):
         """The current call's ``(args, kwargs)`` with tensors replaced by ``inputs``.

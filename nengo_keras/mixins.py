@@ -138,7 +138,7 @@ def _piecewise_linear(layer, ctx, call, x, breakpoints):
             "list every input value where the layer's slope changes in "
             "`breakpoints` (an empty list for an affine layer), or set it to None",
         )
-    out = x.scale(slopes[0]) + (values[1] - slopes[0] * anchors[0])
+    out = ctx.scale(x, slopes[0]) + (values[1] - slopes[0] * anchors[0])
     needed = [i for i in range(anchors.size) if np.any(kinks[i])]
     if not needed:
         return out

@@ -141,12 +141,18 @@ class Value:
         return Value(shape, terms, bias)
 
     def scale(self, a):
-        """Elementwise product with a scalar or a vector of ``size`` values."""
-        return self.apply(Scale(a, self.size), self.shape)
+        """Elementwise product with a scalar or a vector of ``size`` values.
 
-    def gather(self, indices, shape):
-        """The value ``self.flat[indices]`` reshaped to ``shape``."""
-        return self.apply(_linear.selection(indices, self.size), shape)
+        Raises ValueError where a term cannot absorb the scale (a scale that
+        varies within a channel, after a convolution); converters then use
+        ``ctx.scale``, which materializes the value first.
+        """
+        out = self.apply(Scale(a, self.size), self.shape)
+        if out is None:
+            raise ValueError(
+                "this scale does not fold into the value's transforms; use ctx.scale"
+            )
+        return out
 
     def place(self, indices, shape):
         """Scatter this value into a zero tensor of ``shape`` at flat ``indices``."""

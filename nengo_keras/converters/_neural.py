@@ -87,7 +87,7 @@ def piecewise_linear(ctx, x, knots, weights, slope=0.0, offset=0.0):
     """
     n = x.size
     rect = ctx.relu(stack([x - k for k in knots]))
-    out = x.scale(slope) if np.any(slope) else Value(x.shape)
+    out = ctx.scale(x, slope) if np.any(slope) else Value(x.shape)
     for i, w in enumerate(weights):
         part = block(ctx, rect, i, n, x.shape)
         out = out + (part if np.all(np.asarray(w) == 1) else part.scale(w))

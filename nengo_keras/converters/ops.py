@@ -77,14 +77,14 @@ def convert_multiply(op, ctx, *inputs, **_):
     a, b = operands(ctx, inputs)
     if a.is_constant or b.is_constant:
         const, var = (a, b) if a.is_constant else (b, a)
-        return var.scale(const.bias_or_zeros())
+        return ctx.scale(var, const.bias_or_zeros())
     return convert_numpy(op, ctx, *inputs)
 
 
 def convert_divide(op, ctx, *inputs, **_):
     a, b = operands(ctx, inputs)
     if b.is_constant:
-        return a.scale(1.0 / b.bias_or_zeros())
+        return ctx.scale(a, 1.0 / b.bias_or_zeros())
     return convert_numpy(op, ctx, *inputs)
 
 

@@ -34,7 +34,7 @@ def test_convnext_layer_scale_and_stochastic_depth():
     x = LayerScale(0.5, 6, name="scale")(x)
     x = StochasticDepth(0.1, name="drop")(x)
     x = L.Add()([inp, x])
-    out = L.Dense(3, activation="relu")(x)
+    out = L.Dense(3, activation="relu")(L.Activation("relu")(x))
     model = keras.Model(inp, out)
     model.get_layer("scale").gamma.assign(keras.random.normal((6,)))
     result = check_conversion(model)

@@ -21,7 +21,7 @@ def test_conv2d(padding, strides, kernel_size):
 @pytest.mark.parametrize("groups", [2, 4])
 @pytest.mark.parametrize("groups_as_dense", [False, True])
 def test_conv2d_groups(groups, groups_as_dense):
-    inp = keras.Input((6, 6, 4))
+    inp = keras.Input((6, 6, 8))
     out = L.Conv2D(8, 3, groups=groups, padding="same")(inp)
     result = check_conversion(keras.Model(inp, out), groups_as_dense=groups_as_dense)
     (conv,) = [c.transform for c in result.net.all_connections if isinstance(c.transform, nengo.Convolution)]
@@ -90,12 +90,10 @@ def test_depthwise_conv2d(kwargs, groups_as_dense):
     inp = keras.Input((7, 8, 3))
     out = L.DepthwiseConv2D(3, bias_initializer="normal", activation="relu", **kwargs)(inp)
     result = check_conversion(keras.Model(inp, out), groups_as_dense=groups_as_dense)
-    convs = conv_transforms(result)
-    if kwargs.get("dilation_rate", 1) == 1:
-        (conv,) = convs
-        assert conv.groups == (1 if groups_as_dense else 3)
-    else:  # Nengo has no dilation: an exact sparse matrix
-        assert not convs
+    # depthwise: an exact sparse matrix (faster than Nengo's grouped
+    # convolution, and free of ``groups`` for other backends)
+    assert not conv_transforms(result)
+    assert any(isinstance(c.transform, nengo.Sparse) for c in result.net.all_connections)
 
 
 @pytest.mark.parametrize(
@@ -134,8 +132,9 @@ def test_separable_conv_groups_as_dense(groups_as_dense):
     inp = keras.Input((6, 6, 4))
     out = L.SeparableConv2D(6, 3, padding="same", activation="relu")(inp)
     result = check_conversion(keras.Model(inp, out), groups_as_dense=groups_as_dense)
-    groups = sorted(c.groups for c in conv_transforms(result))
-    assert groups == ([1, 1] if groups_as_dense else [1, 4])
+    # the depthwise half is a sparse matrix either way; the pointwise half a
+    # plain convolution
+    assert [c.groups for c in conv_transforms(result)] == [1]
 
 
 def test_separable_conv_fuses_when_cheaper():
