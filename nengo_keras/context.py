@@ -74,17 +74,20 @@ class ConversionContext:
 
     # --- the current call -------------------------------------------------
 
+    # the attributes that describe the call being converted
+    _CALL_STATE = (
+        "layer",
+        "call",
+        "call_index",
+        "input_shapes",
+        "output_shapes",
+        "flags",
+        "timed",
+    )
+
     @contextlib.contextmanager
     def calling(self, graph_node, input_shapes, output_shapes, timed=False):
-        saved = (
-            self.layer,
-            self.call,
-            self.call_index,
-            self.input_shapes,
-            self.output_shapes,
-            self.flags,
-            self.timed,
-        )
+        saved = {name: getattr(self, name) for name in self._CALL_STATE}
         self.layer = graph_node.op
         self.call = graph_node
         self.call_index = graph_node.call_index
@@ -94,16 +97,9 @@ class ConversionContext:
         self.timed = timed
         try:
             yield
-        finally:
-            (
-                self.layer,
-                self.call,
-                self.call_index,
-                self.input_shapes,
-                self.output_shapes,
-                self.flags,
-                self.timed,
-            ) = saved
+        finally:  # nested models and traced layers convert calls within calls
+            for name, value in saved.items():
+                setattr(self, name, value)
 
     def shape_of(self, tensor):
         """Nengo shape of a Keras tensor: no batch axis (and no time axis if
