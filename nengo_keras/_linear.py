@@ -57,7 +57,10 @@ class Scale(Linear):
         self.size_in = self.size_out = size
 
     def to_nengo(self):
-        return float(self.a) if self.a.ndim == 0 else self.a
+        if self.a.ndim == 0:
+            # an identity needs no transform (nengo's NoTransform: no multiply)
+            return None if float(self.a) == 1.0 else float(self.a)
+        return self.a
 
     def apply(self, x):
         return self.a * x

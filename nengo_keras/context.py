@@ -12,7 +12,7 @@ from . import activations
 from ._nodes import KerasFunction, NodeFunction, to_numpy
 from .errors import Unsupported, describe
 from ._linear import Scale
-from .values import Value
+from .values import Term, Value
 
 DEFAULT = object()  # "the default synapse" (None is a synapse choice)
 
@@ -173,7 +173,9 @@ class ConversionContext:
         conns = []
         for term in value.merged_terms():
             target = post if term.out_idx is None else post[term.out_idx]
-            transform = 1.0 if term.transform is None else term.transform.to_nengo()
+            # None (nengo's NoTransform) builds no weights, no multiply and no
+            # intermediate signal: the cheapest identity
+            transform = None if term.transform is None else term.transform.to_nengo()
             conns.append(
                 nengo.Connection(
                     term.pre,
@@ -307,6 +309,7 @@ class ConversionContext:
             scale = np.broadcast_to(scale, value.shape).ravel()
         if self.calibrating is not None:
             neuron_type, scale = self.calibrating.substitute(self, neuron_type, value, scale)
+        value, gain = _scale_as_gain(value, scale)
         uniform = np.all(scale == scale[0])
         out_scale = None
         if uniform and activations.has_amplitude(neuron_type):
@@ -317,7 +320,7 @@ class ConversionContext:
             value.size,
             1,
             neuron_type=neuron_type,
-            gain=np.array(scale),
+            gain=gain,
             bias=scale * value.bias_or_zeros(),
             # explicit arrays: nothing to sample at build time (these neurons
             # are driven through .neurons, so encoders and eval points are unused)
@@ -403,3 +406,18 @@ class ConversionContext:
         return self.node(KerasFunction(fn), inputs, shape)
 
 
+def _scale_as_gain(value, scale):
+    """``(value, gain)`` for neurons fed ``value`` with input scale ``scale``.
+
+    Where the value is one source times a positive elementwise factor (e.g. a
+    batch-norm scale that could not fold into a kernel), the factor moves
+    into the neurons' gains: the same currents, one elementwise multiply and
+    one intermediate signal fewer per step.
+    """
+    if len(value.terms) == 1:
+        (term,) = value.terms
+        if term.out_idx is None and isinstance(term.transform, Scale):
+            factor = term.transform.vector()
+            if np.all(factor > 0):
+                return Value(value.shape, [Term(term.pre)], value.bias), scale * factor
+    return value, np.array(scale)

@@ -1,4 +1,6 @@
 import keras
+import nengo
+import numpy as np
 import pytest
 
 from tests.helpers import check_conversion, tiers
@@ -51,6 +53,42 @@ def test_concatenate_of_conv_outputs_keeps_convolutions_fused():
     out = L.Activation("relu")(x)
     result = check_conversion(keras.Model(inp, out))
     assert len(result.net.all_nodes) == 1  # only the input: no pass-through nodes
+
+
+def test_dense_block_concatenation_copies_without_multiplying():
+    """DenseNet's growing concatenations: each is materialised once, the
+    pieces carried over unchanged use identity connections (nengo's
+    NoTransform: no weights, no multiply), and the batch-norm scale before
+    each relu is the neurons' gain rather than an elementwise transform."""
+    inp = keras.Input((5, 5, 2))
+    x = inp
+    for _ in range(3):
+        h = L.Activation("relu")(L.BatchNormalization()(x))
+        x = L.Concatenate()([x, L.Conv2D(2, 3, padding="same")(h)])
+    model = keras.Model(inp, L.Activation("relu")(x))
+    for layer in model.layers:
+        if isinstance(layer, L.BatchNormalization):
+            n = layer.moving_variance.shape[0]
+            layer.moving_variance.assign(np.linspace(0.5, 2.0, n))
+    result = check_conversion(model)
+    identity = [
+        c for c in result.net.all_connections
+        if isinstance(c.transform, nengo.transforms.NoTransform)
+    ]
+    assert identity
+    scalar_one = [
+        c for c in result.net.all_connections
+        if isinstance(c.transform, nengo.Dense)
+        and np.ndim(c.transform.init) == 0 and c.transform.init == 1.0
+    ]
+    assert not scalar_one
+    # the positive batch-norm scales became the relu neurons' gains
+    scaled = [
+        c for c in result.net.all_connections
+        if isinstance(c.post_obj, nengo.ensemble.Neurons)
+        and isinstance(c.transform, nengo.Dense)
+    ]
+    assert not scaled
 
 
 @pytest.mark.parametrize(
