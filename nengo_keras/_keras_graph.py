@@ -160,14 +160,63 @@ def trace(layer, graph_node):
     Keras records each symbolic call in the called layers' node lists; they
     are restored afterwards so the user's model is left exactly as it was.
     """
-    fresh = [keras.KerasTensor(kt.shape, dtype=kt.dtype) for kt in graph_node.input_tensors]
-    args, kwargs = graph_node.fill_in(
-        {id(kt): new for kt, new in zip(graph_node.input_tensors, fresh)}
-    )
+    # one fresh tensor per distinct input: a tensor passed twice (self-attention's
+    # ``mha(x, x)``) stays one tensor, at both positions of ``graph.inputs``
+    distinct = {}
+    for kt in graph_node.input_tensors:
+        if id(kt) not in distinct:
+            distinct[id(kt)] = keras.KerasTensor(kt.shape, dtype=kt.dtype)
+    fresh = [distinct[id(kt)] for kt in graph_node.input_tensors]
+    args, kwargs = graph_node.fill_in(distinct)
     return _trace_call(layer, fresh, args, kwargs)
 
 
+def inference_kwargs(op, kwargs):
+    """``kwargs`` with ``training=False`` where ``op``'s call takes ``training``.
+
+    ``model.predict`` runs every such layer with ``training=False``, whatever
+    the graph recorded (the symbolic call records the layer's own default,
+    which for Keras' random image augmentation layers is ``True``).
+    """
+    if getattr(op, "_call_has_training_arg", False):
+        return {**kwargs, "training": False}
+    return kwargs
+
+
+def concrete_output_shapes(node, in_shapes):
+    """Output shapes (no batch axis) of ``node`` run once on zeros of
+    ``in_shapes``, or None if that fails.
+
+    Some layers declare axes as unknown that their inputs fix (e.g. the
+    sequence axis inside ``MultiHeadAttention``, whose projections are built
+    for any length); running the call settles them.
+    """
+    rule = _SHAPE_RULES.get(type(node.op).__name__)
+    if rule is not None:
+        return rule(*in_shapes)
+    try:
+        zeros = {
+            id(kt): keras.ops.zeros((1,) + tuple(shape), dtype=kt.dtype or "float32")
+            for kt, shape in zip(node.input_tensors, in_shapes)
+        }
+        args, kwargs = node.fill_in(zeros)
+        outputs = keras.tree.flatten(node.op(*args, **inference_kwargs(node.op, kwargs)))
+        return [tuple(int(s) for s in out.shape[1:]) for out in outputs]
+    except Exception:  # arbitrary layer code: keep the declared shapes
+        return None
+
+
+# Output shapes (no batch axis) from input shapes, for operations whose
+# declared shape is incomplete and which cannot always run on zeros (JAX's
+# dot_product_attention rejects value heads wider than query heads; Keras'
+# MultiHeadAttention then takes another path)
+_SHAPE_RULES = {
+    "DotProductAttention": lambda q, k, v, *rest: [tuple(q[:-1]) + tuple(v[-1:])],
+}
+
+
 def _trace_call(layer, fresh, args, kwargs):
+    kwargs = inference_kwargs(layer, kwargs)
     layers = layer._flatten_layers(include_self=True) if hasattr(layer, "_flatten_layers") else [layer]
     saved = [(x, list(x._inbound_nodes), list(x._outbound_nodes)) for x in layers]
     try:
@@ -178,7 +227,9 @@ def _trace_call(layer, fresh, args, kwargs):
         computed = [x for x in outputs if id(x) not in inputs]
         if not computed:  # the call returns its inputs (identity at inference)
             return Graph(model=layer, inputs=list(fresh), outputs=outputs, nodes=[])
-        graph = _graph(layer, fresh, computed, keras.Function(fresh, computed))
+        distinct = list({id(x): x for x in fresh}.values())
+        graph = _graph(layer, distinct, computed, keras.Function(distinct, computed))
+        graph.inputs = list(fresh)  # one per input position, as the caller's values
         graph.outputs = outputs
         return graph
     finally:

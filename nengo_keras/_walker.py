@@ -120,7 +120,9 @@ class Walker:
         out_shapes = [ctx.shape_of(kt) for kt in node.output_tensors]
         in_shapes = [v.shape for v in inputs]
         nested = timed and ctx.time.walks_inside(node)  # shapes known after its walk
-        if not nested and any(s is None for shape in out_shapes for s in shape):
+        if not timed and _unknown(out_shapes):
+            out_shapes = kg.concrete_output_shapes(node, in_shapes) or out_shapes
+        if not nested and _unknown(out_shapes):
             self.problems.append(
                 (op, f"output shape {out_shapes} is not fully known", None)
             )
@@ -294,3 +296,7 @@ class Walker:
 def _computes(node):
     """Whether a Node runs a function (rather than passing or holding values)."""
     return callable(node.output) or isinstance(node.output, nengo.Process)
+
+
+def _unknown(shapes):
+    return any(s is None for shape in shapes for s in shape)

@@ -349,7 +349,7 @@ class ConvertedModel:
         """Check that the network computes what the Keras model computes.
 
         Runs both on the same inputs (default: one uniform random sample in
-        [0, 1); in a temporal model a sequence of 10 steps, or as many as the
+        [0, 1), or of random 0s and 1s for integer inputs; in a temporal model a sequence of 10 steps, or as many as the
         model's inputs have) for one step (temporal: the whole sequence) and
         compares every output:
         ``max|nengo - keras| <= atol + rtol * max|keras|``, i.e. ``rtol`` is
@@ -377,9 +377,8 @@ class ConvertedModel:
             steps = []
             if self.temporal:
                 steps = [next((kt.shape[1] for kt in self.inputs if kt.shape[1]), 10)]
-            inputs = [
-                rng.uniform(size=(1, *steps) + self.shape_of(kt)) for kt in self.inputs
-            ]
+            inputs = [_random_input(rng, kt, (1, *steps) + self.shape_of(kt))
+                      for kt in self.inputs]
         arrays = format_inputs(self, inputs)
         expected = self.model.predict(
             arrays if len(arrays) > 1 else arrays[0], verbose=0
@@ -398,3 +397,11 @@ class ConvertedModel:
                     f"{err:.3g}, output scale {scale:.3g} (atol={atol}, rtol={rtol})"
                 )
         return True
+
+
+def _random_input(rng, tensor, shape):
+    """``verify``'s default input for a Keras input tensor."""
+    dtype = keras.backend.standardize_dtype(tensor.dtype or "float32")
+    if "int" in dtype or dtype == "bool":
+        return rng.integers(0, 2, size=shape).astype(dtype)  # valid for any lookup
+    return rng.uniform(size=shape)

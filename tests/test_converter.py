@@ -249,6 +249,26 @@ def test_fallback_node_computes_keras_layer():
     assert tiers(result)["unknown"] == "fallback"
 
 
+class NoisyUnknown(L.Layer):
+    """Sorts (no Nengo equivalent); adds noise unless ``training`` is False."""
+
+    def call(self, x, training=True):
+        x = keras.ops.sort(x, axis=-1)
+        if training:
+            x = x + keras.random.normal(keras.ops.shape(x))
+        return x
+
+
+def test_fallback_node_runs_the_layer_in_inference_mode():
+    """model.predict calls layers with training=False, whatever their default
+    (and whatever the functional graph recorded): so does the fallback."""
+    inp = keras.Input((4,))
+    model = keras.Model(inp, NoisyUnknown(name="noisy")(L.Dense(4)(inp)))
+    with pytest.warns(UserWarning, match="noisy"):
+        result = check_conversion(model)
+    assert tiers(result)["noisy"] == "fallback"
+
+
 def test_custom_layer_converts_through_its_call():
     inp = keras.Input((4,))
     block = Traceable(name="traced")

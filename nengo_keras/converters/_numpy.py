@@ -171,6 +171,32 @@ def softmax(x, axis=-1, mask=None):
     return y if keep is None else np.where(keep, y, 0.0)
 
 
+def dot_product_attention(
+    query, key, value, bias=None, mask=None, scale=None, is_causal=False,
+    attn_logits_soft_cap=None, flash_attention=None,
+):
+    """`keras.ops.dot_product_attention` on ``(batch, seq, heads, dim)``
+    arrays (grouped-query attention: key/value heads are repeated)."""
+    del flash_attention  # a speed choice, same result
+    groups = query.shape[2] // key.shape[2]
+    if groups > 1:
+        key = np.repeat(key, groups, axis=2)
+        value = np.repeat(value, groups, axis=2)
+    scale = 1.0 / np.sqrt(key.shape[-1]) if scale is None else scale
+    logits = np.einsum("btnh,bsnh->bnts", query, key) * scale
+    if bias is not None:
+        logits = logits + bias
+    if attn_logits_soft_cap is not None:
+        logits = attn_logits_soft_cap * np.tanh(logits / attn_logits_soft_cap)
+    keep = np.ones(logits.shape, dtype=bool)
+    if mask is not None:
+        keep &= np.broadcast_to(np.asarray(mask) > 0.5, logits.shape)
+    if is_causal:
+        keep &= np.tril(np.ones(logits.shape[-2:], dtype=bool))
+    probs = softmax(np.where(keep, logits, -1e9), axis=-1)
+    return np.einsum("bnts,bsnh->btnh", probs, value)
+
+
 def log_softmax(x, axis=-1):
     return x - scipy.special.logsumexp(x, axis=axis_arg(axis), keepdims=True)
 

@@ -216,3 +216,84 @@ def linear_map(fn, in_shape):
 
 class NotLinear(ValueError):
     """The function is not affine per sample."""
+
+
+def separable_map(fn, in_shape, channel_axis):
+    """Matrix and offset of an affine per-channel image map, by probing.
+
+    For maps that treat every channel alike and rows and columns separably
+    (resizing with any interpolation, cropping, padding to an aspect ratio),
+    ``H + W + 2`` one-channel probes find the map, where `affine_map` would
+    need ``H * W * C``. A random multi-channel input checks the result.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(images)`` on a batch of images of shape ``in_shape``.
+    in_shape : tuple of int
+        ``(H, W, C)`` or ``(C, H, W)`` (no batch axis).
+    channel_axis : int
+        2 or 0.
+
+    Returns
+    -------
+    (Matrix, array)
+        ``fn(x) = matrix @ x + offset`` for flat ``x``.
+
+    Raises
+    ------
+    NotLinear
+        If ``fn`` is not such a map.
+    """
+    last = channel_axis == len(in_shape) - 1
+    spatial = [s for i, s in enumerate(in_shape) if i != channel_axis]
+    n_channels = in_shape[channel_axis]
+    if len(spatial) != 2:
+        raise NotLinear()
+    rows_in, cols_in = spatial
+
+    def run(images, channels=None):
+        x = images[..., None] if channels is None and last else images
+        if channels is None and not last:
+            x = images[:, None]
+        out = fn(keras.ops.convert_to_tensor(x, dtype="float32"))
+        out = keras.ops.convert_to_numpy(out).astype(np.float64)
+        if channels is not None:
+            return out
+        return out[..., 0] if last else out[:, 0]
+
+    offset = run(np.zeros((1, rows_in, cols_in)))[0]
+    rows = np.zeros((rows_in, rows_in, cols_in))
+    rows[np.arange(rows_in), np.arange(rows_in), :] = 1.0
+    cols = np.zeros((cols_in, rows_in, cols_in))
+    cols[np.arange(cols_in), :, np.arange(cols_in)] = 1.0
+    by_row = run(rows) - offset  # by_row[k] = a_rows[:, k] (x) (a_cols @ 1)
+    by_col = run(cols) - offset  # by_col[l] = (a_rows @ 1) (x) a_cols[:, l]
+    ones = run(np.ones((1, rows_in, cols_in)))[0] - offset  # (a_rows @ 1) (x) (a_cols @ 1)
+    i0, j0 = np.unravel_index(np.argmax(np.abs(ones)), ones.shape)
+    if ones[i0, j0] == 0:
+        raise NotLinear()
+    a_rows = sp.csr_matrix(_clean(by_row[:, :, j0].T / ones[i0, j0]))
+    a_cols = sp.csr_matrix(_clean(by_col[:, i0, :].T))
+    plane = sp.kron(a_rows, a_cols, format="csr")
+    eye = sp.identity(n_channels, format="csr")
+    matrix = sp.kron(plane, eye) if last else sp.kron(eye, plane)
+    out_plane = offset.shape
+    full_offset = np.broadcast_to(
+        offset[..., None] if last else offset[None],
+        out_plane + (n_channels,) if last else (n_channels,) + out_plane,
+    ).ravel()
+    x = np.random.default_rng(0).uniform(-1, 1, size=(1,) + tuple(in_shape))
+    got = run(x, channels=True).ravel()
+    expected = matrix @ x.ravel() + full_offset
+    scale = max(1.0, np.abs(got).max(initial=0.0))
+    if got.shape != expected.shape or not np.allclose(got, expected, rtol=1e-4, atol=1e-5 * scale):
+        raise NotLinear()
+    return Matrix(sp.csr_matrix(matrix)), full_offset
+
+
+def _clean(a):
+    """Zero the float32 noise of probed coefficients."""
+    a = np.array(a)
+    a[np.abs(a) < 1e-7 * max(np.abs(a).max(initial=0.0), 1e-30)] = 0.0
+    return a

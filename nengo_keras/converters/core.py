@@ -1,4 +1,4 @@
-"""Dense, Activation, identity-at-inference layers."""
+"""Dense, Embedding, Activation, identity-at-inference layers."""
 
 from __future__ import annotations
 
@@ -40,6 +40,30 @@ def convert_dense(layer, ctx, x, **_):
     if layer.use_bias:
         y = y + np.broadcast_to(ctx.weight(layer, "bias"), shape).ravel()
     return ctx.activate(y, layer.activation)
+
+
+class Lookup:
+    """Rows of ``table`` at the given indices (cast to integers as Keras does:
+    truncated, then clipped to the table)."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def __call__(self, indices):
+        idx = np.clip(indices.astype(np.int64), 0, len(self.table) - 1)
+        return self.table[idx]
+
+
+@register_converter(keras.layers.Embedding, values=True)
+def convert_embedding(layer, ctx, x, **_):
+    """A Node that looks up rows (node tier: a lookup is not a linear map)."""
+    if getattr(layer, "quantization_mode", None):
+        ctx.unsupported(
+            f"quantized embeddings ({layer.quantization_mode!r})",
+            "convert the model before quantizing it, or allow the fallback",
+        )
+    table = keras.ops.convert_to_numpy(layer.embeddings).astype(np.float64)
+    return ctx.node(Lookup(table), [x], ctx.output_shapes[0])
 
 
 @register_converter(keras.layers.Activation, values=True)

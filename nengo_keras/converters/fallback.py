@@ -10,6 +10,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from .._keras_graph import inference_kwargs
+
 
 class KerasCall:
     """``f(*arrays)`` running one recorded call of a Keras layer/operation."""
@@ -22,10 +24,11 @@ class KerasCall:
     def __call__(self, *arrays):
         lead = (None, None) if self.timed else (None,)
         tensors = {
-            id(kt): keras.ops.convert_to_tensor(a[lead], dtype="float32")
+            id(kt): _tensor(a[lead], kt.dtype)
             for kt, a in zip(self.graph_node.input_tensors, arrays)
         }
         args, kwargs = self.graph_node.fill_in(tensors)
+        kwargs = inference_kwargs(self.op, kwargs)
         outputs = keras.tree.flatten(self.op(*args, **kwargs))
         first = (0, 0) if self.timed else 0
         return np.concatenate(
@@ -35,6 +38,16 @@ class KerasCall:
     @property
     def __name__(self):
         return f"keras:{self.op.name}"
+
+
+def _tensor(array, dtype):
+    """``array`` (Nengo's float64) as a tensor of the recorded input's dtype."""
+    dtype = keras.backend.standardize_dtype(dtype or "float32")
+    if "int" in dtype or dtype == "bool":
+        array = np.rint(array)  # indices and flags travel through Nengo as floats
+    elif "float" not in dtype:
+        dtype = "float32"
+    return keras.ops.convert_to_tensor(array.astype(dtype))
 
 
 def fallback(op, ctx, *inputs):

@@ -182,6 +182,9 @@ NUMPY_OPS.update(
         "math.Erfc": scipy.special.erfc,
         "nn.Normalize": (_numpy.normalize, "axis order epsilon"),
         "nn.LayerNorm": (_numpy.layer_norm, "axis epsilon rms_scaling"),
+        "nn.DotProductAttention": (
+            _numpy.dot_product_attention, "is_causal attn_logits_soft_cap"
+        ),
         "nn.RMSNorm": (_numpy.rms_norm, "axis epsilon"),
         "core.Cast": (_numpy.cast, "dtype"),
     }

@@ -1,5 +1,8 @@
 import keras
+import numpy as np
 import pytest
+
+import nengo_keras
 
 from tests.helpers import check_conversion, tiers
 
@@ -40,3 +43,40 @@ def test_identity_at_inference(layer):
     out = layer(L.Dense(3, activation="relu")(inp))
     result = check_conversion(keras.Model(inp, out))
     assert result.report[-1].n_nodes == 0 and result.report[-1].n_neurons == 0
+
+
+@pytest.mark.parametrize("shape", [(5,), (2, 3)])
+def test_embedding_is_a_lookup_node(shape):
+    inp = keras.Input(shape, dtype="int32")
+    x = L.Embedding(12, 4, name="embed")(inp)
+    model = keras.Model(inp, L.Dense(3, activation="relu")(x))
+    indices = np.random.default_rng(0).integers(0, 12, size=(3,) + shape)
+    result = check_conversion(model, indices)
+    assert tiers(result)["embed"] == "node"
+    assert result.verify()  # verify's default integer inputs are valid indices
+
+
+@pytest.mark.backends
+def test_text_classifier_from_token_ids():
+    """Embedding -> Conv1D -> global max pooling -> Dense, fed integer token ids."""
+    inp = keras.Input((10,), dtype="int32")
+    x = L.Embedding(50, 8)(inp)
+    x = L.Conv1D(6, 3, activation="relu")(x)
+    x = L.GlobalMaxPooling1D()(x)
+    model = keras.Model(inp, L.Dense(2)(x))
+    ids = np.random.default_rng(1).integers(0, 50, size=(4, 10))
+    result = check_conversion(model, ids, allow_fallback=False)
+    assert list(tiers(result).values()) == ["node", "neural", "neural", "neural"]
+
+
+def test_quantized_embedding_falls_back():
+    inp = keras.Input((3,), dtype="int32")
+    layer = L.Embedding(6, 4, name="q")
+    model = keras.Model(inp, layer(inp))
+    layer.quantize("int8")
+    ids = np.array([[0, 5, 2]])
+    with pytest.warns(UserWarning, match="quantized"):
+        result = check_conversion(model, ids, atol=1e-6)
+    assert tiers(result)["q"] == "fallback"
+    with pytest.raises(nengo_keras.ConversionError, match="quantized"):
+        nengo_keras.to_nengo(model, allow_fallback=False)

@@ -175,3 +175,77 @@ def test_numpy_nodes_pickle():
     result = nengo_keras.to_nengo(model)
     net = pickle.loads(pickle.dumps(result.net))
     assert len(net.all_nodes) == len(result.net.all_nodes)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"is_causal": True},
+        {"scale": 0.3},
+        {"mask": True},
+        {"bias": True},
+    ],
+)
+def test_dot_product_attention(kwargs):
+    q, k, v = (keras.Input(s) for s in ((4, 2, 3), (5, 2, 3), (5, 2, 3)))
+    extra = []
+    kwargs = dict(kwargs)
+    if kwargs.pop("mask", False):
+        m = keras.Input((2, 4, 5))
+        extra.append(m)
+        kwargs["mask"] = m > 0
+    if kwargs.pop("bias", False):
+        b = keras.Input((2, 4, 5))
+        extra.append(b)
+        kwargs["bias"] = b
+    if kwargs.get("is_causal"):
+        q = keras.Input((5, 2, 3))
+    out = ops.dot_product_attention(q, k, v, **kwargs)
+    model = keras.Model([q, k, v, *extra], out)
+    result = check_conversion(model, allow_fallback=False)
+    assert set(tiers(result).values()) == {"node"}
+
+
+def test_grouped_query_attention_op():
+    q, k, v = keras.Input((4, 4, 3)), keras.Input((5, 2, 3)), keras.Input((5, 2, 3))
+    model = keras.Model([q, k, v], ops.dot_product_attention(q, k, v))
+    check_conversion(model, allow_fallback=False)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x, c: keras.layers.MultiHeadAttention(2, 4)(x, x),  # self-attention
+        lambda x, c: keras.layers.MultiHeadAttention(2, 4)(x, x, use_causal_mask=True),
+        lambda x, c: keras.layers.MultiHeadAttention(3, 2, output_shape=(7,))(x, c),
+        pytest.param(
+            lambda x, c: keras.layers.MultiHeadAttention(3, 2, value_dim=5)(x, c),
+            marks=pytest.mark.skipif(
+                keras.backend.backend() == "jax",
+                reason="Keras' own MultiHeadAttention fails with value_dim != key_dim on JAX",
+            ),
+        ),
+        lambda x, c: keras.layers.GroupQueryAttention(4, 4, 2)(x, c),
+    ],
+)
+def test_attention_layers_convert_through_their_calls(make):
+    """Keras' attention layers need no converter: their projections are traced
+    into connections and the attention itself into a NumPy Node."""
+    x, c = keras.Input((5, 8)), keras.Input((3, 8))
+    out = make(x, c)
+    used = [t for t in (x, c) if t is not None]
+    model = keras.Model(used, out)
+    result = check_conversion(model, allow_fallback=False)
+    assert set(tiers(result).values()) == {"node"}
+
+
+@pytest.mark.backends
+def test_transformer_encoder_block():
+    inp = keras.Input((6, 8))
+    x = keras.layers.LayerNormalization()(inp)
+    x = keras.layers.MultiHeadAttention(2, 4)(x, x) + inp
+    y = keras.layers.Dense(16, activation="gelu")(keras.layers.LayerNormalization()(x))
+    out = keras.layers.GlobalAveragePooling1D()(keras.layers.Dense(8)(y) + x)
+    model = keras.Model(inp, keras.layers.Dense(3)(out))
+    check_conversion(model, allow_fallback=False)
