@@ -32,8 +32,28 @@ def convert_pooling(layer, ctx, x, **_):
     return _maximum_over(ctx, x, _spatial.pool_candidates(*args), out_shape)
 
 
-def convert_global_pooling(layer, ctx, x, **_):
-    """GlobalAverage/GlobalMaxPooling1D/2D/3D (``keepdims`` too)."""
+class MaskedMean:
+    """GlobalAveragePooling1D with a mask: the mean over the kept steps."""
+
+    def __init__(self, channels_last, keepdims):
+        self.channels_last = channels_last
+        self.keepdims = keepdims
+
+    def __call__(self, x, mask):
+        steps = 0 if self.channels_last else 1
+        keep = np.expand_dims(np.asarray(mask) > 0.5, 1 - steps)
+        total = np.where(keep, x, 0.0).sum(axis=steps, keepdims=self.keepdims)
+        with np.errstate(invalid="ignore", divide="ignore"):  # all masked: NaN, as Keras
+            return total / keep.sum(axis=steps, keepdims=self.keepdims)
+
+
+def convert_global_pooling(layer, ctx, x, *mask, **_):
+    """GlobalAverage/GlobalMaxPooling1D/2D/3D (``keepdims`` too; a mask on
+    GlobalAveragePooling1D, e.g. from ``Masking`` or ``Embedding(mask_zero=True)``,
+    makes it a NumPy Node)."""
+    if mask:
+        fn = MaskedMean(layer.data_format == "channels_last", layer.keepdims)
+        return ctx.node(fn, [x, mask[0]], ctx.output_shapes[0])
     rank = len(x.shape) - 1
     axis = _spatial.channel_axis(layer, rank)
     spatial, channels = _spatial.split_channels(x.shape, axis)

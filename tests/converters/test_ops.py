@@ -105,6 +105,11 @@ NODE_UNARY = {
     "normalize_l1": lambda x: ops.normalize(x, order=1),
     "layer_norm": lambda x: ops.layer_normalization(x, np.arange(4.0), np.ones(4), epsilon=0.1),
     "rms_norm": lambda x: ops.rms_normalization(x, axis=(1, 2)),
+    "any": lambda x: ops.cast(ops.any(x > 0.5, axis=-1), "float32"),
+    "all": lambda x: ops.cast(ops.all(x > -1.0, axis=1, keepdims=True), "float32"),
+    "argmax": lambda x: ops.argmax(x, axis=-1),
+    "argmin": lambda x: ops.argmin(x, axis=1, keepdims=True),
+    "sort": lambda x: ops.sort(x, axis=-1),
 }
 
 

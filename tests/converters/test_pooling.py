@@ -3,7 +3,7 @@ import nengo
 import numpy as np
 import pytest
 
-from tests.helpers import check_conversion, random_inputs
+from tests.helpers import check_conversion, random_inputs, tiers
 
 L = keras.layers
 
@@ -82,3 +82,21 @@ def test_global_pooling(cls):
     shape = (4, 5, 3) if "2D" in cls.__name__ else (3, 3, 2, 3)
     inp = keras.Input(shape)
     check_conversion(keras.Model(inp, cls()(inp)))
+
+
+@pytest.mark.parametrize("source", ["masking", "embedding"])
+def test_masked_global_average_pooling(source):
+    """A mask from Masking or Embedding(mask_zero=True) averages the kept steps."""
+    if source == "masking":
+        inp = keras.Input((5, 3))
+        x = L.Masking(0.0)(inp)
+        data = np.random.default_rng(0).uniform(size=(3, 5, 3))
+        data[0, 3:] = 0.0  # masked steps
+        data[1, :2] = 0.0
+    else:
+        inp = keras.Input((5,), dtype="int32")
+        x = L.Embedding(6, 3, mask_zero=True)(inp)
+        data = np.array([[1, 2, 0, 0, 0], [0, 3, 4, 5, 0], [5, 4, 3, 2, 1]])
+    out = L.GlobalAveragePooling1D(name="gap")(x)
+    result = check_conversion(keras.Model(inp, out), data, allow_fallback=False)
+    assert tiers(result)["gap"] == "node"
