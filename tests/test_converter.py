@@ -223,10 +223,10 @@ def test_spiking_conversion_approaches_rate_output():
 
 
 class Unknown(L.Layer):
-    """A layer made of an operation with no Nengo equivalent (sorting)."""
+    """A layer made of an operation with no Nengo equivalent (a running product)."""
 
     def call(self, x):
-        return keras.ops.sort(x, axis=-1) * 2
+        return keras.ops.cumprod(x, axis=-1) * 2
 
 
 class Traceable(L.Layer):
@@ -250,10 +250,10 @@ def test_fallback_node_computes_keras_layer():
 
 
 class NoisyUnknown(L.Layer):
-    """Sorts (no Nengo equivalent); adds noise unless ``training`` is False."""
+    """A running product (no Nengo equivalent), plus noise unless ``training`` is False."""
 
     def call(self, x, training=True):
-        x = keras.ops.sort(x, axis=-1)
+        x = keras.ops.cumprod(x, axis=-1)
         if training:
             x = x + keras.random.normal(keras.ops.shape(x))
         return x

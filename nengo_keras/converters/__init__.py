@@ -13,6 +13,7 @@ from . import (  # noqa: F401
     ops,
     pooling,
     preprocessing,
+    recurrent,
     reshaping,
     spiking,
 )
