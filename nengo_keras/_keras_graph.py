@@ -63,6 +63,8 @@ class Graph:
     inputs: list
     outputs: list
     nodes: list
+    # how a subclassed model's call receives the inputs (None: positionally)
+    structure: object = None
 
 
 def is_keras_tensor(x):
@@ -116,8 +118,9 @@ def graph_of(model):
                 (
                     model,
                     f"cannot read the layer graph of the subclassed "
-                    f"`{type(model).__name__}` model: it is not built with one "
-                    f"input, or its `call` does not run on symbolic tensors",
+                    f"`{type(model).__name__}` model: it is not built (its input "
+                    f"shapes are unknown), or its `call` does not run on symbolic "
+                    f"tensors",
                     "call the model once on data (or `model.build(shape)`) before "
                     "converting, or build it with the functional API or "
                     "`keras.Sequential`",
@@ -239,20 +242,42 @@ def _trace_call(layer, fresh, args, kwargs):
 
 
 def _trace_subclassed(model):
-    """The graph of a built subclassed model's ``call`` (single input), or None."""
+    """The graph of a built subclassed model's ``call``, or None.
+
+    The model must have been built (called once, or ``model.build``) so its
+    input shapes are known: one input, a list/tuple of inputs or a dict of
+    them. The graph's inputs are the flat list of those (dict inputs named by
+    their keys); ``graph.structure`` is how ``call`` receives them.
+    """
     shapes = getattr(model, "_build_shapes_dict", None) or {}
     if len(shapes) != 1:
         return None
-    (shape,) = shapes.values()
-    if not isinstance(shape, (tuple, list)) or not all(
-        isinstance(s, int) or s is None for s in shape
-    ):
-        return None
-    fresh = keras.KerasTensor((None,) + tuple(shape[1:]), name="input")
+    (spec,) = shapes.values()
+
+    def fresh(shape, name):
+        return keras.KerasTensor((None,) + tuple(shape[1:]), name=name)
+
     try:
-        return _trace_call(model, [fresh], (fresh,), {})
+        if _is_shape(spec):
+            structure = fresh(spec, "input")
+        elif isinstance(spec, dict) and all(_is_shape(v) for v in spec.values()):
+            structure = {k: fresh(v, str(k)) for k, v in spec.items()}
+        elif isinstance(spec, (list, tuple)) and all(_is_shape(v) for v in spec):
+            structure = type(spec)(fresh(v, f"input_{i}") for i, v in enumerate(spec))
+        else:
+            return None
+        flat = keras.tree.flatten(structure)
+        graph = _trace_call(model, flat, (structure,), {})
     except Exception:  # arbitrary Python in call: report it as untraceable
         return None
+    graph.structure = None if _is_shape(spec) else structure
+    return graph
+
+
+def _is_shape(spec):
+    return isinstance(spec, (tuple, list)) and all(
+        isinstance(s, int) or s is None for s in spec
+    )
 
 
 def _call_index(node):

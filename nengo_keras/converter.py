@@ -212,6 +212,7 @@ def convert(model, options, label=None, calibrating=None):
         report=walker.report,
         context=ctx,
         conversion_time=time.perf_counter() - start,
+        input_structure=graph.structure,
     )
 
 

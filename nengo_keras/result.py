@@ -114,7 +114,8 @@ class ConvertedModel:
     """
 
     def __init__(
-        self, net, model, inputs, outputs, values, report, context, conversion_time
+        self, net, model, inputs, outputs, values, report, context, conversion_time,
+        input_structure=None,
     ):
         self.net = net
         self.model = model
@@ -131,6 +132,7 @@ class ConvertedModel:
         self.temporal = context.time is not None
         self.dt = getattr(context, "dt", None)
         self._ctx = context
+        self._input_structure = input_structure
 
     def shape_of(self, key):
         """Shape of a tensor's Nengo value: without the batch axis (and without
@@ -345,6 +347,14 @@ class ConvertedModel:
         outs = [o if self._timed(kt) else o[:, -1] for kt, o in zip(keys, outs)]
         return outs if isinstance(out, list) else outs[0]
 
+    def _keras_inputs(self, arrays):
+        """``arrays`` (one per entry of `inputs`, in order) arranged as the Keras
+        model takes them: one array, a list, or (for a subclassed model
+        built on a dict) a dict."""
+        if self._input_structure is not None:
+            return keras.tree.pack_sequence_as(self._input_structure, list(arrays))
+        return arrays if len(arrays) > 1 else arrays[0]
+
     def verify(self, inputs=None, atol=1e-5, rtol=1e-4, simulator=None):
         """Check that the network computes what the Keras model computes.
 
@@ -380,9 +390,7 @@ class ConvertedModel:
             inputs = [_random_input(rng, kt, (1, *steps) + self.shape_of(kt))
                       for kt in self.inputs]
         arrays = format_inputs(self, inputs)
-        expected = self.model.predict(
-            arrays if len(arrays) > 1 else arrays[0], verbose=0
-        )
+        expected = self.model.predict(self._keras_inputs(arrays), verbose=0)
         expected = expected if isinstance(expected, (list, tuple)) else [expected]
         got = self.run(arrays, n_steps=1, simulator=simulator)
         got = got if isinstance(got, list) else [got]

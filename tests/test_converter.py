@@ -366,6 +366,35 @@ def test_subclassed_model_converts_by_tracing():
     assert inbound == [len(x._inbound_nodes) for x in (model, model.d, model.e)]
 
 
+class TwoInputs(keras.Model):
+    """A subclassed model taking a list, or a dict, of two inputs."""
+
+    def __init__(self, keyed):
+        super().__init__()
+        self.keyed = keyed
+        self.a = L.Dense(4, activation="relu")
+        self.b = L.Dense(4)
+        self.out = L.Dense(2)
+
+    def call(self, inputs):
+        x, y = (inputs["x"], inputs["y"]) if self.keyed else inputs
+        return self.out(self.a(x) + self.b(y))
+
+
+@pytest.mark.parametrize("keyed", [False, True])
+def test_subclassed_model_with_several_inputs(keyed):
+    model = TwoInputs(keyed)
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(size=(3, 3)), rng.uniform(size=(3, 5))
+    data = {"x": x, "y": y} if keyed else [x, y]
+    model(data)  # built on data: its input structure is known
+    result = nengo_keras.to_nengo(model, allow_fallback=False)
+    assert len(result.inputs) == 2
+    assert result.verify()  # calls Keras with the model's own input structure
+    got = result.predict({"x": x, "y": y} if keyed else [x, y])
+    assert_close(got, model.predict(data, verbose=0))
+
+
 def test_unbuilt_subclassed_model_is_a_clear_error():
     with pytest.raises(nengo_keras.ConversionError, match="subclassed"):
         nengo_keras.to_nengo(Sub())
