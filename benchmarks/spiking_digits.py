@@ -21,6 +21,10 @@ Settings:
 - ``recipe-*``: the library's recipe: fine-tune the trained ANN for a few
   epochs with `nengo_keras.callbacks.SpikingSwap`, then ``to_nengo(model)``
   with no options.
+- ``recipe-10steps-unrolled``: for windows too short for per-layer spike
+  counts, fine-tune the time-unrolled copy `nengo_keras.spiking.unroll` makes
+  (spiking activations and Lowpass synapses that reproduce Nengo's, one-step
+  delays included; an L1 penalty on spikes), then convert that copy.
 
     python3 run.py bench spiking_digits [--quick] [--validation]
 
@@ -145,6 +149,24 @@ def recipes():
     ]
 
 
+def unrolled_recipes():
+    """(name, n_steps, scale, synapse, readout synapse, l1, epochs)."""
+    return [("recipe-10steps-unrolled", 10, 70, 0.001, 0.01, 1e-7, 20)]
+
+
+def fine_tune_unrolled(ann, x, y, n_steps, scale, synapse, readout, l1, epochs, seed):
+    """Fine-tune `nengo_keras.spiking.unroll`'s copy of ``ann``; (sequence, last)."""
+    keras.utils.set_random_seed(seed)
+    sequence, last = nengo_keras.spiking.unroll(
+        ann, n_steps, scale_firing_rates=scale, synapse=synapse,
+        readout_synapse=readout, activity_l1=l1,
+    )
+    compile_model(last)
+    last.fit(np.repeat(x[:, None], n_steps, axis=1), y, epochs=epochs, batch_size=32,
+             verbose=0)
+    return sequence, last
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="100 test samples, 1 seed")
@@ -167,8 +189,9 @@ def main(argv=None):
     rows = [dict(setting="ann (keras)", steps="-", accuracy=ann_acc, mean_hz="-",
                  eval_s="-", keras="-")]
 
-    def report(name, result, n_steps, keras_acc="-", seed=None):
-        res = evaluate(result, x_test, y_test, n_steps, args.workers, seed)
+    def report(name, result, n_steps, keras_acc="-", seed=None, x=None):
+        x = x_test if x is None else x
+        res = evaluate(result, x, y_test, n_steps, args.workers, seed)
         rows.append(dict(setting=name, steps=n_steps, accuracy=res["accuracy"],
                          mean_hz=res["rate_hz"], eval_s=res["eval_s"], keras=keras_acc))
         print(f"{name:36s} steps={n_steps:3d} acc={res['accuracy']:.3f} "
@@ -204,6 +227,20 @@ def main(argv=None):
                   flush=True)
             runs.append(report(f"{name} (seed {seed})", nengo_keras.to_nengo(model), n_steps,
                                keras_accuracy(model, x_test, y_test)))
+        summarise(name, n_steps, runs)
+
+    for name, n_steps, scale, synapse, readout, l1, epochs in unrolled_recipes():
+        runs = []
+        for seed in seeds:
+            start = time.perf_counter()
+            sequence, last = fine_tune_unrolled(
+                ann, x_train, y_train, n_steps, scale, synapse, readout, l1, epochs, seed
+            )
+            print(f"{name} seed {seed}: fine-tuned in {time.perf_counter() - start:.1f} s",
+                  flush=True)
+            x_seq = np.repeat(x_test[:, None], n_steps, axis=1)  # presented constantly
+            runs.append(report(f"{name} (seed {seed})", nengo_keras.to_nengo(sequence),
+                               n_steps, keras_accuracy(last, x_seq, y_test), x=x_seq))
         summarise(name, n_steps, runs)
 
     print()
