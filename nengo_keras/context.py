@@ -387,6 +387,20 @@ class ConversionContext:
         self.connect(combined, node)
         return Value.of(node, shape)
 
+    def outputs_node(self, fn, inputs):
+        """A `node` computing all of the current call's outputs, flattened and
+        stacked by ``fn``; returns one value per output (a single value for a
+        call with one output)."""
+        sizes = [int(np.prod(s)) for s in self.output_shapes]
+        node = self.node(fn, inputs, (sum(sizes),))
+        if len(sizes) == 1:
+            return node.reshape(self.output_shapes[0])
+        obj, start, outs = node.obj, 0, []
+        for size, shape in zip(sizes, self.output_shapes):
+            outs.append(self.as_value(obj[start : start + size], shape))
+            start += size
+        return outs
+
     def fallback_function(self, fn, inputs, shape):
         """A Node that runs a Keras function (fallback tier)."""
         name = getattr(fn, "__name__", repr(fn))

@@ -52,12 +52,4 @@ def _tensor(array, dtype):
 
 def fallback(op, ctx, *inputs):
     """Values of ``op``'s outputs computed by one Keras-calling Node."""
-    sizes = [int(np.prod(s)) for s in ctx.output_shapes]
-    node = ctx.node(KerasCall(op, ctx.call, ctx.timed), list(inputs), (sum(sizes),))
-    if len(sizes) == 1:
-        return node.reshape(ctx.output_shapes[0])
-    obj, start, outs = node.obj, 0, []
-    for size, shape in zip(sizes, ctx.output_shapes):
-        outs.append(ctx.as_value(obj[start : start + size], shape))
-        start += size
-    return outs
+    return ctx.outputs_node(KerasCall(op, ctx.call, ctx.timed), list(inputs))

@@ -183,8 +183,7 @@ def convert_recurrent(layer, ctx, x, *rest, **_):
     n_initial = len(slots) - 1 - (mask is not None)
     has_mask = mask is not None
     fn = Recurrence(layer, _cell(ctx, layer), has_mask, n_initial)
-    sizes = [int(np.prod(s)) for s in ctx.output_shapes]
-    return _split(ctx, ctx.node(fn, inputs, (sum(sizes),)), sizes)
+    return ctx.outputs_node(fn, inputs)
 
 
 class BidirectionalRecurrence:
@@ -235,19 +234,7 @@ def convert_bidirectional(layer, ctx, x, *rest, **_):
         Recurrence(sub, _cell(ctx, sub), bool(rest), 0) for sub in (forward, backward)
     ]
     fn = BidirectionalRecurrence(*parts, layer.merge_mode, layer.return_sequences)
-    sizes = [int(np.prod(s)) for s in ctx.output_shapes]
-    return _split(ctx, ctx.node(fn, [x, *rest], (sum(sizes),)), sizes)
-
-
-def _split(ctx, node, sizes):
-    """The values of the outputs stacked in ``node`` (one per output shape)."""
-    if len(sizes) == 1:
-        return node.reshape(ctx.output_shapes[0])
-    obj, start, outs = node.obj, 0, []
-    for size, shape in zip(sizes, ctx.output_shapes):
-        outs.append(ctx.as_value(obj[start : start + size], shape))
-        start += size
-    return outs
+    return ctx.outputs_node(fn, [x, *rest])
 
 
 for _cls in (keras.layers.SimpleRNN, keras.layers.GRU, keras.layers.LSTM):
