@@ -29,7 +29,7 @@ from .. import activations
 from ..registry import register_converter
 from ..values import Value
 from . import _neural, _numpy
-from ._probe import NotLinear, convert_by_index_map, keras_call, linear_map
+from ._probe import NotLinear, convert_by_index_map, keras_call, linear_map, separable_map
 from .merging import broadcast, constant_like
 
 
@@ -252,7 +252,19 @@ def convert_activation_op(op, ctx, x, **_):
     return ctx.activate(x, name, **{p: getattr(op, p) for p in names if hasattr(op, p)})
 
 
+def convert_image_resize(op, ctx, x, **_):
+    """``keras.ops.image.resize``: an exact sparse matrix, as the Resizing layer."""
+    fmt = getattr(op, "data_format", None) or keras.config.image_data_format()
+    axis = 0 if fmt == "channels_first" else len(x.shape) - 1
+    try:
+        matrix, offset = separable_map(keras_call(ctx), x.shape, axis)
+    except NotLinear:
+        return convert_numpy(op, ctx, x)
+    return ctx.linear(x, matrix, ctx.output_shapes[0]) + offset
+
+
 _register(list(NUMPY_OPS), convert_numpy)  # the specific converters below override
+_register(["image.Resize"], convert_image_resize)
 _register(["numpy.Add"], convert_add)
 _register(["numpy.Subtract"], convert_subtract)
 _register(["numpy.Negative"], convert_negative)
@@ -289,6 +301,8 @@ _register(
         "numpy.Split",
         "core.Slice",
         "core.Unstack",
+        "image.PadImages",
+        "image.CropImages",
     ],
     convert_by_index_map,
 )

@@ -254,3 +254,20 @@ def test_transformer_encoder_block():
     out = keras.layers.GlobalAveragePooling1D()(keras.layers.Dense(8)(y) + x)
     model = keras.Model(inp, keras.layers.Dense(3)(out))
     check_conversion(model, allow_fallback=False)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x: ops.image.resize(x, (5, 3)),
+        lambda x: ops.image.resize(x, (9, 9), interpolation="nearest"),
+        lambda x: ops.image.resize(x, (4, 4), antialias=True, crop_to_aspect_ratio=True),
+        lambda x: ops.image.pad_images(x, 1, 2, target_height=9, target_width=8),
+        lambda x: ops.image.crop_images(x, 1, 1, target_height=4, target_width=3),
+    ],
+)
+def test_image_ops_are_sparse_maps(fn):
+    inp = keras.Input((6, 5, 2))
+    out = keras.layers.Conv2D(2, 3, padding="same", activation="relu")(fn(inp))
+    result = check_conversion(keras.Model(inp, out), allow_fallback=False)
+    assert set(tiers(result).values()) == {"neural"}
