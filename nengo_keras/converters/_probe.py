@@ -40,7 +40,10 @@ def index_map(fn, in_shapes):
             idx = np.arange(start, start + n).reshape((1,) + tuple(shape))
             arrays.append(keras.ops.convert_to_tensor(digit(idx) + 1, dtype="float32"))
             start += n
-        outs = fn(*arrays)
+        try:
+            outs = fn(*arrays)
+        except Exception as e:  # e.g. float probes where Keras wants integers
+            raise NotRearranging() from e
         outs = outs if isinstance(outs, (list, tuple)) else [outs]
         digits.append([np.rint(keras.ops.convert_to_numpy(o)[0]).astype(np.int64).ravel() for o in outs])
     maps = []

@@ -160,10 +160,18 @@ def pool_candidates(in_shape, out_shape, window, strides, padding, axis):
     ``k``-th window element; windows cut short by padding repeat their first
     element (max is unchanged by repeats).
     """
-    in_spatial, channels = split_channels(in_shape, axis)
+    in_spatial, _ = split_channels(in_shape, axis)
     out_spatial, _ = split_channels(out_shape, axis)
     pads = before_pads(padding, in_spatial, window, strides, (1,) * len(window), out_spatial)
     inputs = window_inputs(in_spatial, window, strides, pads, out_spatial)
+    return window_candidates(inputs, in_shape, out_shape, axis)
+
+
+def window_candidates(inputs, in_shape, out_shape, axis):
+    """`pool_candidates` for windows given as spatial input indices per
+    spatial output position (``-1``: no element; at least one per row)."""
+    in_spatial, channels = split_channels(in_shape, axis)
+    out_spatial, _ = split_channels(out_shape, axis)
     first = inputs[np.arange(inputs.shape[0]), np.argmax(inputs >= 0, axis=1)]
     inputs = np.where(inputs >= 0, inputs, first[:, None])
     # drop window columns that are repeats everywhere (e.g. fully padded)

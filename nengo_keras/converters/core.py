@@ -44,14 +44,15 @@ def convert_dense(layer, ctx, x, **_):
 
 class Lookup:
     """Rows of ``table`` at the given indices (cast to integers as Keras does:
-    truncated, then clipped to the table)."""
+    truncated; negative ones count from the end; then clipped to the table)."""
 
     def __init__(self, table):
         self.table = table
 
     def __call__(self, indices):
-        idx = np.clip(indices.astype(np.int64), 0, len(self.table) - 1)
-        return self.table[idx]
+        idx = indices.astype(np.int64)
+        idx = np.where(idx < 0, idx + len(self.table), idx)
+        return self.table[np.clip(idx, 0, len(self.table) - 1)]
 
 
 @register_converter(keras.layers.Embedding, values=True)

@@ -30,6 +30,7 @@ from ..registry import register_converter
 from ..values import Value
 from . import _neural, _numpy
 from ._probe import NotLinear, convert_by_index_map, keras_call, linear_map, separable_map
+from .core import Lookup
 from .merging import broadcast, constant_like
 
 
@@ -252,6 +253,20 @@ def convert_activation_op(op, ctx, x, **_):
     return ctx.activate(x, name, **{p: getattr(op, p) for p in names if hasattr(op, p)})
 
 
+def convert_take(op, ctx, *inputs, **_):
+    """``take(table, indices)`` with constant ``table`` and tensor indices (an
+    embedding lookup): a lookup Node; with a tensor table, an index map."""
+    args, kwargs = ctx.call_arguments([_numpy.Slot(i) for i in range(len(inputs))])
+    table = kwargs.get("x", args[0] if args else None)
+    axis = getattr(op, "axis", None)
+    if isinstance(table, _numpy.Slot) or axis not in (0, None) or len(inputs) != 1:
+        return convert_by_index_map(op, ctx, *inputs)
+    table = np.asarray(keras.ops.convert_to_numpy(table), dtype=np.float64)
+    if axis is None:
+        table = table.ravel()
+    return ctx.node(Lookup(table), list(inputs), ctx.output_shapes[0])
+
+
 def convert_image_resize(op, ctx, x, **_):
     """``keras.ops.image.resize``: an exact sparse matrix, as the Resizing layer."""
     fmt = getattr(op, "data_format", None) or keras.config.image_data_format()
@@ -265,6 +280,7 @@ def convert_image_resize(op, ctx, x, **_):
 
 _register(list(NUMPY_OPS), convert_numpy)  # the specific converters below override
 _register(["image.Resize"], convert_image_resize)
+_register(["numpy.Take"], convert_take)
 _register(["numpy.Add"], convert_add)
 _register(["numpy.Subtract"], convert_subtract)
 _register(["numpy.Negative"], convert_negative)
@@ -297,7 +313,6 @@ _register(
         "numpy.Pad",
         "numpy.Hstack",
         "numpy.Vstack",
-        "numpy.Take",
         "numpy.Split",
         "core.Slice",
         "core.Unstack",

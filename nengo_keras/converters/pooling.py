@@ -73,6 +73,73 @@ def convert_global_pooling(layer, ctx, x, *mask, **_):
     return _maximum_over(ctx, x, candidates, out_shape)
 
 
+def convert_adaptive_pooling(layer, ctx, x, **_):
+    """AdaptiveAverage/AdaptiveMaxPooling1D/2D/3D.
+
+    Keras pools each spatial axis separately with windows of two sizes; the
+    windows of each axis are read off the average pooling of one-hot inputs
+    along that axis, so they match Keras whatever its scheme. Average: a
+    sparse matrix; max: exact rectifier trees over the same windows.
+    """
+    rank = len(x.shape) - 1
+    axis = _spatial.channel_axis(layer, rank)
+    in_spatial, channels = _spatial.split_channels(x.shape, axis)
+    out_shape = ctx.output_shapes[0]
+    out_spatial, _ = _spatial.split_channels(out_shape, axis)
+    per_axis = [
+        _axis_windows(layer, in_spatial, d, axis) for d in range(len(in_spatial))
+    ]
+    plane = per_axis[0]
+    for a in per_axis[1:]:
+        plane = sp.kron(plane, a, format="csr")
+    if isinstance(layer, _ADAPTIVE_AVERAGE) or ctx.options.max_to_avg_pool:
+        eye = sp.identity(channels, format="csr")
+        m = sp.kron(plane, eye) if axis else sp.kron(eye, plane)
+        return ctx.linear(x, Matrix(sp.csr_matrix(m)), out_shape)
+    plane = sp.csr_matrix(plane)
+    width = int(np.diff(plane.indptr).max())
+    inputs = np.full((plane.shape[0], width), -1, dtype=np.int64)
+    for i in range(plane.shape[0]):
+        cols = plane.indices[plane.indptr[i] : plane.indptr[i + 1]]
+        inputs[i, : cols.size] = cols
+    candidates = _spatial.window_candidates(inputs, x.shape, out_shape, axis)
+    return _maximum_over(ctx, x, candidates, out_shape)
+
+
+def _axis_windows(layer, in_spatial, d, channel_axis):
+    """``(out, in)`` averaging weights of adaptive pooling along spatial axis ``d``."""
+    n = in_spatial[d]
+    probes = np.zeros((n,) + tuple(in_spatial))
+    index = [slice(None)] * (len(in_spatial) + 1)
+    index[0], index[d + 1] = np.arange(n), np.arange(n)
+    probes[tuple(index)] = 1.0  # probe k: ones on the slab at position k of axis d
+    probes = probes[..., None] if channel_axis else probes[:, None]
+    pool = _ADAPTIVE_AVERAGE[len(in_spatial) - 1](
+        layer.output_size, data_format=layer.data_format
+    )
+    out = keras.ops.convert_to_numpy(pool(keras.ops.convert_to_tensor(probes, "float32")))
+    out = out[..., 0] if channel_axis else out[:, 0]
+    # along the other axes the probe is constant: read position 0 there
+    out = out[(slice(None),) + tuple(slice(None) if e == d else 0 for e in range(len(in_spatial)))]
+    weights = np.where(np.abs(out) > 1e-6, out, 0.0).T
+    return sp.csr_matrix(weights)
+
+
+# (Keras >= 3.12; empty before)
+_ADAPTIVE_AVERAGE = tuple(
+    getattr(keras.layers, f"AdaptiveAveragePooling{n}D")
+    for n in (1, 2, 3)
+    if hasattr(keras.layers, f"AdaptiveAveragePooling{n}D")
+)
+_ADAPTIVE_MAX = tuple(
+    getattr(keras.layers, f"AdaptiveMaxPooling{n}D")
+    for n in (1, 2, 3)
+    if hasattr(keras.layers, f"AdaptiveMaxPooling{n}D")
+)
+for _cls in _ADAPTIVE_AVERAGE + _ADAPTIVE_MAX:
+    register_converter(_cls, convert_adaptive_pooling, values=True)
+
+
 _GLOBAL_AVERAGE = (
     keras.layers.GlobalAveragePooling1D,
     keras.layers.GlobalAveragePooling2D,

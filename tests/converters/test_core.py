@@ -80,3 +80,15 @@ def test_quantized_embedding_falls_back():
     assert tiers(result)["q"] == "fallback"
     with pytest.raises(nengo_keras.ConversionError, match="quantized"):
         nengo_keras.to_nengo(model, allow_fallback=False)
+
+
+def test_take_from_a_constant_table_is_a_lookup():
+    """``ops.take(table, ids)`` (how custom embeddings are written) and Keras'
+    ReversibleEmbedding convert by tracing into a lookup Node."""
+    table = np.arange(12.0).reshape(4, 3)
+    inp = keras.Input((5,), dtype="int32")
+    out = keras.ops.take(table, inp, axis=0) + L.ReversibleEmbedding(4, 3)(inp)
+    model = keras.Model(inp, out)
+    ids = np.array([[0, 3, 1, -1, 2], [2, 2, 0, 1, 3]])
+    result = check_conversion(model, ids, allow_fallback=False)
+    assert "fallback" not in tiers(result).values()

@@ -100,3 +100,25 @@ def test_masked_global_average_pooling(source):
     out = L.GlobalAveragePooling1D(name="gap")(x)
     result = check_conversion(keras.Model(inp, out), data, allow_fallback=False)
     assert tiers(result)["gap"] == "node"
+
+
+ADAPTIVE = [
+    (lambda: L.AdaptiveAveragePooling1D(3), (7, 2)),
+    (lambda: L.AdaptiveMaxPooling1D(4), (7, 2)),
+    (lambda: L.AdaptiveAveragePooling2D((3, 2)), (7, 5, 2)),
+    (lambda: L.AdaptiveMaxPooling2D((4, 3)), (7, 5, 2)),
+    (lambda: L.AdaptiveMaxPooling2D((3, 3), data_format="channels_first"), (2, 7, 5)),
+    (lambda: L.AdaptiveAveragePooling3D((2, 2, 2)), (5, 4, 3, 2)),
+    (lambda: L.AdaptiveMaxPooling3D((2, 3, 2)), (5, 4, 3, 2)),
+]
+
+
+@pytest.mark.skipif(
+    not hasattr(L, "AdaptiveAveragePooling2D"), reason="adaptive pooling needs Keras >= 3.12"
+)
+@pytest.mark.parametrize("make, shape", ADAPTIVE)
+def test_adaptive_pooling(make, shape):
+    inp = keras.Input(shape)
+    layer = make()
+    result = check_conversion(keras.Model(inp, layer(inp)), allow_fallback=False)
+    assert tiers(result) == {layer.name: "neural"}
