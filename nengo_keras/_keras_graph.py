@@ -67,6 +67,13 @@ class Graph:
     structure: object = None
 
 
+def integer_dtype(dtype):
+    """The standard name of ``dtype`` if it is an integer or boolean type, else
+    None (Nengo carries every value as a float)."""
+    dtype = keras.backend.standardize_dtype(dtype or "float32")
+    return dtype if "int" in dtype or dtype == "bool" else None
+
+
 def is_keras_tensor(x):
     return isinstance(x, keras.KerasTensor)
 

@@ -409,7 +409,7 @@ class ConvertedModel:
 
 def _random_input(rng, tensor, shape):
     """``verify``'s default input for a Keras input tensor."""
-    dtype = keras.backend.standardize_dtype(tensor.dtype or "float32")
-    if "int" in dtype or dtype == "bool":
+    dtype = kg.integer_dtype(tensor.dtype)
+    if dtype:
         return rng.integers(0, 2, size=shape).astype(dtype)  # valid for any lookup
     return rng.uniform(size=shape)

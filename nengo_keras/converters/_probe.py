@@ -183,9 +183,7 @@ def affine_map(fn, in_shapes, max_floats=2**22):
 
     def matches(maps):
         parts = np.split(x[0], starts[1:-1])
-        expected = offset + sum(m.apply(p) for m, p in zip(maps, parts))
-        scale = max(1.0, np.abs(got).max(initial=0.0))
-        return np.allclose(got, expected, rtol=1e-4, atol=1e-5 * scale)
+        return _agrees(got, offset + sum(m.apply(p) for m, p in zip(maps, parts)))
 
     if all(size == n_out for size in sizes):
         ones = np.zeros((len(sizes), n))
@@ -200,9 +198,7 @@ def affine_map(fn, in_shapes, max_floats=2**22):
         stop = min(start + rows, n)
         basis = np.zeros((stop - start, n))
         basis[np.arange(stop - start), np.arange(start, stop)] = 1.0
-        cols = run(basis) - offset
-        cols[np.abs(cols) < 1e-7 * max(np.abs(cols).max(), 1e-30)] = 0.0
-        columns.append(sp.csr_matrix(cols))
+        columns.append(sp.csr_matrix(_clean(run(basis) - offset)))
     matrix = sp.vstack(columns).T.tocsc()
     maps = [Matrix(matrix[:, a:b]) for a, b in zip(starts[:-1], starts[1:])]
     if not matches(maps):
@@ -288,11 +284,17 @@ def separable_map(fn, in_shape, channel_axis):
     ).ravel()
     x = np.random.default_rng(0).uniform(-1, 1, size=(1,) + tuple(in_shape))
     got = run(x, channels=True).ravel()
-    expected = matrix @ x.ravel() + full_offset
-    scale = max(1.0, np.abs(got).max(initial=0.0))
-    if got.shape != expected.shape or not np.allclose(got, expected, rtol=1e-4, atol=1e-5 * scale):
+    if not _agrees(got, matrix @ x.ravel() + full_offset):
         raise NotLinear()
     return Matrix(sp.csr_matrix(matrix)), full_offset
+
+
+def _agrees(got, expected):
+    """Whether a probed map reproduces the layer's output on a random input."""
+    scale = max(1.0, np.abs(got).max(initial=0.0))
+    return got.shape == expected.shape and np.allclose(
+        got, expected, rtol=1e-4, atol=1e-5 * scale
+    )
 
 
 def _clean(a):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .._keras_graph import inference_kwargs
+from .._keras_graph import inference_kwargs, integer_dtype
 
 
 class KerasCall:
@@ -42,12 +42,11 @@ class KerasCall:
 
 def _tensor(array, dtype):
     """``array`` (Nengo's float64) as a tensor of the recorded input's dtype."""
+    int_type = integer_dtype(dtype)
+    if int_type:  # indices and flags travel through Nengo as floats
+        return keras.ops.convert_to_tensor(np.rint(array).astype(int_type))
     dtype = keras.backend.standardize_dtype(dtype or "float32")
-    if "int" in dtype or dtype == "bool":
-        array = np.rint(array)  # indices and flags travel through Nengo as floats
-    elif "float" not in dtype:
-        dtype = "float32"
-    return keras.ops.convert_to_tensor(array.astype(dtype))
+    return keras.ops.convert_to_tensor(array.astype(dtype if "float" in dtype else "float32"))
 
 
 def fallback(op, ctx, *inputs):

@@ -41,7 +41,6 @@ class Recurrence:
     def __init__(self, layer, cell, has_mask, n_initial):
         self.cell = cell
         self.units = layer.cell.units
-        self.n_states = len(cell.state_sizes)
         self.go_backwards = bool(layer.go_backwards)
         self.return_sequences = bool(layer.return_sequences)
         self.return_state = bool(layer.return_state)
