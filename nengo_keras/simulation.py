@@ -147,9 +147,10 @@ def run_inputs(result, inputs, n_steps, *, dt, simulator, probes=None, ensembles
     ``ensembles`` get probes on their neurons whose per-sample sums over the
     steps go to ``on_sums`` (see `run_plan`).
     """
-    from . import nengo_dl_backend
+    from . import keras_engine, nengo_dl_backend
 
-    use_dl = nengo_dl_backend.is_nengo_dl(simulator)
+    use_keras = keras_engine.is_keras(simulator)
+    use_dl = not use_keras and nengo_dl_backend.is_nengo_dl(simulator)
     sim_kwargs = dict(sim_kwargs or {})
     if simulator is None:
         simulator = nengo.Simulator
@@ -166,6 +167,11 @@ def run_inputs(result, inputs, n_steps, *, dt, simulator, probes=None, ensembles
         probes=probes,
         ensembles=ensembles,
     )
+    if use_keras:
+        return keras_engine.run_plan(
+            plan, inputs, n_steps, minibatch_size=minibatch_size,
+            progress_bar=progress_bar, on_sums=on_sums, **sim_kwargs,
+        )
     if use_dl:
         return nengo_dl_backend.run_plan(
             plan, inputs, n_steps, minibatch_size=minibatch_size,
