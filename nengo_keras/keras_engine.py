@@ -25,6 +25,8 @@ Examples
 
 from __future__ import annotations
 
+import warnings
+
 import keras
 import nengo
 import numpy as np
@@ -65,6 +67,10 @@ class Program:
         on JAX this needs ``jax.config.update("jax_enable_x64", True)``).
     sparse_convs : bool
         Run convolutions as sparse matrix products instead of ``keras.ops.conv``.
+    jit_compile : bool, optional
+        TensorFlow only: compile with XLA (default: when a GPU is present;
+        on CPUs TensorFlow's own kernels are faster). Networks with host Nodes
+        never use XLA on TensorFlow.
 
     Attributes
     ----------
@@ -73,8 +79,10 @@ class Program:
         | "host-time"}``: how each Node with a function runs.
     """
 
-    def __init__(self, plan, dtype="float32", sparse_convs=False):
+    def __init__(self, plan, dtype="float32", sparse_convs=False, jit_compile=None):
+        _check_dtype(dtype)
         self.plan, self.dtype, self.dt = plan, dtype, plan.dt
+        self.jit_compile = jit_compile
         self.sparse_convs = sparse_convs
         model = nengo.builder.Model(dt=plan.dt, decoder_cache=nengo.cache.NoDecoderCache())
         model.build(plan.net)
@@ -176,7 +184,7 @@ class Program:
     def _compiled_window(self, batch):
         if batch not in self._compiled:
             self.batch = batch
-            self._compiled[batch] = _compile(self._window, host=self.nodes.host)
+            self._compiled[batch] = _compile(self._window, self.nodes.host, self.jit_compile)
         self.batch = batch
         return self._compiled[batch]
 
@@ -208,6 +216,19 @@ class Program:
         return probes, [np.asarray(keras.ops.convert_to_numpy(s), np.float64) for s in sums]
 
 
+def _check_dtype(dtype):
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype={dtype!r}: expected 'float32' or 'float64'")
+    if dtype == "float64" and keras.backend.backend() == "jax":
+        import jax
+
+        if not jax.config.jax_enable_x64:
+            raise ValueError(
+                "dtype='float64' on the JAX backend needs 64-bit JAX: call "
+                "jax.config.update('jax_enable_x64', True) first (or use float32)"
+            )
+
+
 def _scan(body, init, ks):
     """``jax.lax.scan`` semantics (stacked per-step outputs), per backend;
     ``keras.ops.scan`` needs the outputs shaped like the carry."""
@@ -236,7 +257,7 @@ def _scan(body, init, ks):
     return carry, [ops.stack(y) for y in zip(*outs)] if outs else []
 
 
-def _compile(fn, host):
+def _compile(fn, host, jit_compile=None):
     backend = keras.backend.backend()
     if backend == "jax":
         import jax
@@ -245,13 +266,20 @@ def _compile(fn, host):
     if backend == "tensorflow":
         import tensorflow as tf
 
+        if jit_compile is None:
+            # measured on 2 CPU cores: TensorFlow's oneDNN graph kernels run the
+            # VGG benchmark about 2x faster than XLA's CPU convolutions
+            jit_compile = bool(tf.config.list_physical_devices("GPU"))
         # XLA cannot compile host callbacks (tf.numpy_function)
-        return tf.function(fn, jit_compile=not host, reduce_retracing=True)
+        return tf.function(
+            fn, jit_compile=jit_compile and not host, autograph=False,
+            reduce_retracing=True,
+        )
     return fn
 
 
 def run_plan(plan, inputs, n_steps, *, minibatch_size=None, progress_bar=False,
-             on_sums=None, dtype="float32"):
+             on_sums=None, dtype="float32", jit_compile=None, executor=None):
     """Simulate every sample of ``inputs`` with ``plan``, a minibatch at a time.
 
     Returns and calls ``on_sums`` like `nengo_keras._parallel.run_plan`. The
@@ -261,7 +289,13 @@ def run_plan(plan, inputs, n_steps, *, minibatch_size=None, progress_bar=False,
     """
     from ._parallel import _progress
 
-    program = Program(plan, dtype=dtype)
+    if executor not in (None, "serial"):
+        warnings.warn(
+            "simulator='keras' runs minibatches itself; executor is ignored",
+            UserWarning,
+            stacklevel=3,
+        )
+    program = Program(plan, dtype=dtype, jit_compile=jit_compile)
     batch = inputs[0].shape[0]
     size = int(minibatch_size or min(batch, 32))
     outputs = [np.zeros((batch, n_steps) + s) for s in plan.shapes]
