@@ -126,7 +126,7 @@ class SparseMatrix:
             return ops.sum(gathered * self.vals, axis=-1)
         terms = ops.take(x, self.cols, axis=1) * self.vals
         summed = ops.segment_sum(
-            ops.transpose(terms), self.rows, num_segments=self.shape[0], sorted=True
+            ops.transpose(terms), self.rows, num_segments=self.shape[0]
         )
         return ops.transpose(summed)
 
