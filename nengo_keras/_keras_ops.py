@@ -36,11 +36,16 @@ def unsupported(op, what):
 
 
 def reset(op, state, ctx):
+    if float(op.value) == 0.0:
+        state.set_zero(op.dst)
+        return
     shape = (ctx.batch, op.dst.size)
     state.write(op.dst, ops.full(shape, float(op.value), dtype=state.dtype))
 
 
 def copy(op, state, ctx):
+    if op.inc and state.is_zero(op.src):
+        return
     src = _flat(state.read(op.src), op.src.size, ctx.batch)
     if op.src_slice is not None:
         src = ops.take(src, np.arange(op.src.size)[op.src_slice], axis=1)
@@ -56,6 +61,8 @@ def _flat(x, size, batch):
 
 
 def elementwise_inc(op, state, ctx):
+    if state.is_zero(op.A) or state.is_zero(op.X):
+        return
     a, x = state.read(op.A), state.read(op.X)
     if isinstance(a, np.ndarray) and isinstance(x, np.ndarray):
         product = batched(a * x, ctx.batch, state.dtype)
@@ -79,6 +86,8 @@ def _align(x, shape, rank):
 
 
 def dot_inc(op, state, ctx):
+    if state.is_zero(op.A) or state.is_zero(op.X):
+        return
     a, x = state.read(op.A), state.read(op.X)
     if not isinstance(a, np.ndarray):
         raise unsupported(op, "a DotInc with a time-varying matrix")
@@ -132,6 +141,8 @@ class SparseMatrix:
 
 
 def sparse_dot_inc(op, state, ctx):
+    if state.is_zero(op.X):
+        return
     x = state.read(op.X)
     if not state.is_constant(op.A):
         raise unsupported(op, "a SparseDotInc with a time-varying matrix")
@@ -141,6 +152,8 @@ def sparse_dot_inc(op, state, ctx):
 
 
 def conv_inc(op, state, ctx):
+    if state.is_zero(op.X):
+        return
     conv = op.conv
     x = _flat(state.read(op.X), op.X.size, ctx.batch)
     if not state.is_constant(op.W):

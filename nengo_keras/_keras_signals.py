@@ -45,6 +45,9 @@ def as_range(idx):
     return None
 
 
+ZERO = "zero"  # the value of a signal known to be all zeros in this step
+
+
 class State:
     """The current value of every signal during one (traced) simulation step.
 
@@ -59,13 +62,34 @@ class State:
         Floating-point dtype of the computation.
     """
 
-    def __init__(self, values, constants, dtype):
+    def __init__(self, values, constants, dtype, batch):
         self.values = values
         self.constants = constants
         self.dtype = dtype
+        self.batch = batch
 
     def is_constant(self, sig):
         return sig.base in self.constants
+
+    def is_zero(self, sig):
+        """Whether ``sig`` is known to be zero (reset and not yet written, or
+        a constant of zeros): adding its products can be skipped."""
+        if self.is_constant(sig):
+            return not self.constants[sig.base].any() if not hasattr(
+                self.constants[sig.base], "nnz") else self.constants[sig.base].nnz == 0
+        return self.values.get(sig.base) is ZERO
+
+    def set_zero(self, sig):
+        if sig.size == sig.base.size:
+            self.values[sig.base] = ZERO
+        else:
+            self.write(sig, ops.zeros((self.batch, sig.size), dtype=self.dtype))
+
+    def materialized(self, base):
+        value = self.values[base]
+        if value is ZERO:
+            return ops.zeros((self.batch, base.size), dtype=self.dtype)
+        return value
 
     def constant(self, sig):
         """The value of a constant signal as an ndarray of its shape."""
@@ -78,7 +102,7 @@ class State:
             return self.constant(sig).astype(self.dtype)
         if sig.base not in self.values:
             raise KeyError(f"signal {sig.base} read before it was computed in this step")
-        value = self.values[sig.base]
+        value = self.materialized(sig.base)
         idx = view_indices(sig)
         span = as_range(idx)
         if span == (0, sig.base.size):
@@ -102,6 +126,11 @@ class State:
             # repeated targets add up (as numpy.add.at)
             idx, value = _sum_repeats(idx, value)
         old = self.values.get(base)
+        if old is ZERO:
+            if inc and as_range(idx) == (0, base.size):
+                self.values[base] = value
+                return
+            old = self.materialized(base)
         if old is None and (inc or idx.size < base.size):
             raise KeyError(f"signal {base} partially written before it was computed")
         if inc:

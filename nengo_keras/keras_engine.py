@@ -155,7 +155,7 @@ class Program:
 
     def _step(self, carry, k, data):
         values = dict(zip(self.carried, carry))
-        state = State(values, self.constants, self.dtype)
+        state = State(values, self.constants, self.dtype, self.batch)
         for op in self.order:
             if isinstance(op, TimeUpdate):
                 continue
@@ -165,7 +165,7 @@ class Program:
                 OPERATORS[type(op)](op, state, self)
         probes = [self._flat(state, s) for s in self.probe_signals]
         sums = [self._flat(state, s) for s in self.sum_signals]
-        return [state.values[b] for b in self.carried], probes, sums
+        return [state.materialized(b) for b in self.carried], probes, sums
 
     def _flat(self, state, sig):
         value = batched(state.read(sig), self.batch, self.dtype)
