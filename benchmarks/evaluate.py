@@ -60,13 +60,13 @@ def data(n):
     return rng.uniform(size=(n, 32, 32, 3)).astype("float32"), rng.integers(0, 10, n)
 
 
-def rate(converted, n, **kwargs):
+def rate(converted, n, n_steps=N_STEPS, **kwargs):
     """(sample-steps per second, EvaluationResult) of one ``evaluate`` call."""
     x, y = data(n)
     start = time.perf_counter()
-    res = nengo_keras.evaluate(converted, x, y, n_steps=N_STEPS, progress_bar=False,
+    res = nengo_keras.evaluate(converted, x, y, n_steps=n_steps, progress_bar=False,
                                seed=0, **kwargs)
-    return n * N_STEPS / (time.perf_counter() - start), res
+    return n * n_steps / (time.perf_counter() - start), res
 
 
 def forward_rate(model, batch=32, repeats=5):
@@ -93,13 +93,14 @@ def in_subprocess(backend, *args):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def peak_memory(n):
-    """Peak RSS (MiB) of a fresh process evaluating ``n`` samples with the
-    keras engine (inputs included: ``n`` float32 CIFAR-sized images)."""
+def peak_memory(n, n_steps=20):
+    """Peak RSS (MiB) of a fresh process evaluating ``n`` samples for
+    ``n_steps`` with the keras engine (inputs included: ``n`` float32
+    CIFAR-sized images)."""
     model = vgg()
     converted = nengo_keras.to_nengo(model, **OPTIONS)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rate(converted, n, simulator="keras", minibatch_size=32)
+    rate(converted, n, n_steps, simulator="keras", minibatch_size=32)
     return before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -160,7 +161,7 @@ def main(argv=None):
         for n in (64, 256, 1024):
             before, after = in_subprocess(keras.backend.backend(), "--child", "memory",
                                           "--n", str(n))
-            print(f"  {n:5d} samples: {before:7.0f} MiB after conversion, "
+            print(f"  {n:5d} samples x 20 steps: {before:7.0f} MiB after conversion, "
                   f"{after:7.0f} MiB peak", flush=True)
 
 
