@@ -178,7 +178,8 @@ class Program:
             totals = [t + s for t, s in zip(totals, step_sums)]
             return (carry, totals), probes
 
-        (carry, sums), probes = _scan(body, (carry, sums), ks)
+        shapes = [(self.batch, s.size) for s in self.probe_signals]
+        (carry, sums), probes = _scan(body, (carry, sums), ks, shapes, self.dtype)
         return carry, sums, probes
 
     def _compiled_window(self, batch):
@@ -229,7 +230,7 @@ def _check_dtype(dtype):
             )
 
 
-def _scan(body, init, ks):
+def _scan(body, init, ks, out_shapes, dtype):
     """``jax.lax.scan`` semantics (stacked per-step outputs), per backend;
     ``keras.ops.scan`` needs the outputs shaped like the carry."""
     backend = keras.backend.backend()
@@ -241,8 +242,7 @@ def _scan(body, init, ks):
         import tensorflow as tf
 
         n = ks.shape[0]
-        _, first = body(init, ks[0])  # traced once for the output signature
-        arrays = [tf.TensorArray(y.dtype, size=n, element_shape=y.shape) for y in first]
+        arrays = [tf.TensorArray(dtype, size=n, element_shape=shape) for shape in out_shapes]
 
         def loop(i, carry, arrays):
             carry, ys = body(carry, ks[i])

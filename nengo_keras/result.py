@@ -243,7 +243,8 @@ class ConvertedModel:
         seed : int, optional
             Seed of the build; sample ``i`` runs with seed ``seed + 1 + i``.
         executor : None, str or concurrent.futures.Executor
-            Where samples run: None or ``"serial"`` (here), ``"threads"``,
+            Where the reference simulator's samples run: None or ``"serial"``
+            (here), ``"auto"`` (processes only where they pay), ``"threads"``,
             ``"processes"`` or any Executor (see `nengo_keras.evaluate`).
         n_workers : int, optional
             Number of parallel workers (default: the number of CPUs).

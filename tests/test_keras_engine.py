@@ -48,6 +48,15 @@ def pooling_model():
     return keras.Model(inp, L.Dense(4)(x))
 
 
+def channels_first_model():
+    # TensorFlow's CPU kernels cannot convolve channels-first data: the engine
+    # moves the channels last (and runs transposed convolutions as sparse maps)
+    inp = keras.Input((2, 7, 6))
+    x = L.Conv2D(3, 3, strides=(2, 1), data_format="channels_first", activation="relu")(inp)
+    x = L.Conv2DTranspose(2, 2, strides=2, data_format="channels_first", activation="relu")(x)
+    return keras.Model(inp, L.Dense(3)(L.Flatten()(x)))
+
+
 def multi_io_model():
     a, b = keras.Input((6,), name="a"), keras.Input((5, 2), name="b")
     h = L.Dense(8, activation="relu")(a)
@@ -71,7 +80,8 @@ def fallback_model():
     return keras.Model(inp, L.Dense(2, activation="softmax")(x))
 
 
-MODELS = {"conv": conv_model, "pooling": pooling_model, "multi_io": multi_io_model}
+MODELS = {"conv": conv_model, "pooling": pooling_model, "multi_io": multi_io_model,
+          "channels_first": channels_first_model}
 
 
 def inputs_for(model, n, rng):
