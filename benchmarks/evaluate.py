@@ -11,7 +11,9 @@ builds and compilation included) for:
 - ``reference serial``: `nengo.Simulator`, one sample after the other;
 - ``default``: ``evaluate``'s default (``executor="auto"``);
 - ``keras (tensorflow)`` / ``keras (jax)``: ``simulator="keras"``, minibatches
-  of 32 (JAX runs in a subprocess with ``KERAS_BACKEND=jax``);
+  of 32 (JAX runs in a subprocess with ``KERAS_BACKEND=jax``), and the same
+  without its fixed cost of building and compiling (from the difference
+  between a run on ``--samples`` samples and one on a quarter of them);
 - ``nengo_dl``: ``simulator="nengo_dl"`` where nengo-dl is installed;
 - ``keras forward``: the Keras model's batched forward pass (batch 32), in
   samples per second: the practical limit of a time-stepped engine, which
@@ -79,11 +81,21 @@ def forward_rate(model, batch=32, repeats=5):
 
 
 def keras_engine(n):
-    """The keras engine on the active backend: (sample-steps/s, forward samples/s)."""
+    """The keras engine on the active backend: (sample-steps/s of one
+    ``evaluate`` call on ``n`` samples, the same without the fixed cost of
+    building and compiling, forward samples/s).
+
+    The second figure is the rate at which more samples cost time:
+    ``evaluate`` on ``n`` and on ``n // 4`` samples, the difference of the
+    samples over the difference of the times."""
     model = vgg()
     converted = nengo_keras.to_nengo(model, **OPTIONS)
+    small = max(n // 4, 32)
+    small_rate, _ = rate(converted, small, simulator="keras", minibatch_size=32)
     engine, _ = rate(converted, n, simulator="keras", minibatch_size=32)
-    return engine, forward_rate(model)
+    extra_time = n * N_STEPS / engine - small * N_STEPS / small_rate
+    marginal = (n - small) * N_STEPS / extra_time if extra_time > 0 else float("nan")
+    return engine, marginal, forward_rate(model)
 
 
 def in_subprocess(backend, *args):
@@ -108,7 +120,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--samples", type=int, default=256, help="keras engine samples")
     parser.add_argument("--reference-samples", type=int, default=4)
-    parser.add_argument("--quick", action="store_true", help="64 and 2 samples")
+    parser.add_argument("--quick", action="store_true", help="128 and 2 samples")
     parser.add_argument("--memory", action="store_true", help="peak RSS vs samples")
     parser.add_argument("--child", choices=["engine", "memory"], help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
@@ -119,7 +131,7 @@ def main(argv=None):
     if args.child == "memory":
         print(json.dumps(peak_memory(args.n)))
         return
-    n_keras, n_ref = (64, 2) if args.quick else (args.samples, args.reference_samples)
+    n_keras, n_ref = (128, 2) if args.quick else (args.samples, args.reference_samples)
     model = vgg()
     converted = nengo_keras.to_nengo(model, **OPTIONS)
     print(f"VGG-style CNN, {converted.n_neurons} neurons, {N_STEPS} steps; "
@@ -134,11 +146,14 @@ def main(argv=None):
     add("reference serial", serial, n_ref)
     default, _ = rate(converted, n_ref)
     add("default (auto)", default, n_ref)
-    tf_rate, tf_forward = keras_engine(n_keras)
+    tf_rate, tf_marginal, tf_forward = keras_engine(n_keras)
     add("keras (tensorflow)", tf_rate, n_keras)
+    add("  without compiling", tf_marginal, n_keras)
     try:
-        jax_rate, jax_forward = in_subprocess("jax", "--child", "engine", "--n", str(n_keras))
+        jax_rate, jax_marginal, jax_forward = in_subprocess(
+            "jax", "--child", "engine", "--n", str(n_keras))
         add("keras (jax)", jax_rate, n_keras)
+        add("  without compiling", jax_marginal, n_keras)
     except subprocess.CalledProcessError as e:
         print(f"keras (jax) failed: {e.stderr[-500:]}")
         jax_forward = None
