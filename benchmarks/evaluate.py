@@ -33,7 +33,7 @@ import subprocess
 import sys
 import time
 
-from _common import keras, nengo, np, table
+from _common import best_of, keras, nengo, np, table
 
 import nengo_keras
 
@@ -71,13 +71,16 @@ def rate(converted, n, n_steps=N_STEPS, **kwargs):
     return n * n_steps / (time.perf_counter() - start), res
 
 
-def forward_rate(model, batch=32, repeats=5):
+def forward_rate(model, batch=32, repeats=10, trials=3):
+    """Samples per second of the compiled forward pass (best of ``trials``)."""
     x, _ = data(batch * repeats)
     model.predict_on_batch(x[:batch])  # compile
-    start = time.perf_counter()
-    for i in range(repeats):
-        model.predict_on_batch(x[i * batch:(i + 1) * batch])
-    return batch * repeats / (time.perf_counter() - start)
+
+    def run():
+        for i in range(repeats):
+            model.predict_on_batch(x[i * batch:(i + 1) * batch])
+
+    return batch * repeats / best_of(run, trials)
 
 
 def keras_engine(n):
@@ -140,26 +143,27 @@ def main(argv=None):
 
     def add(name, value, samples):
         rows.append(dict(engine=name, samples=samples, sample_steps_s=value))
-        print(f"{name:24s} {value:10.1f} sample-steps/s ({samples} samples)", flush=True)
+        unit = "samples/s" if "forward" in name else "sample-steps/s"
+        print(f"{name:24s} {value:10.1f} {unit} ({samples})", flush=True)
 
-    serial, ref = rate(converted, n_ref, executor="serial")
-    add("reference serial", serial, n_ref)
+    serial, _ = rate(converted, n_ref, executor="serial")
+    add("reference serial", serial, f"{n_ref} samples")
     default, _ = rate(converted, n_ref)
-    add("default (auto)", default, n_ref)
+    add("default (auto)", default, f"{n_ref} samples")
     tf_rate, tf_marginal, tf_forward = keras_engine(n_keras)
-    add("keras (tensorflow)", tf_rate, n_keras)
-    add("  without compiling", tf_marginal, n_keras)
+    add("keras (tensorflow)", tf_rate, f"{n_keras} samples")
+    add("  without compiling", tf_marginal, f"{n_keras} samples")
     try:
         jax_rate, jax_marginal, jax_forward = in_subprocess(
             "jax", "--child", "engine", "--n", str(n_keras))
-        add("keras (jax)", jax_rate, n_keras)
-        add("  without compiling", jax_marginal, n_keras)
+        add("keras (jax)", jax_rate, f"{n_keras} samples")
+        add("  without compiling", jax_marginal, f"{n_keras} samples")
     except subprocess.CalledProcessError as e:
         print(f"keras (jax) failed: {e.stderr[-500:]}")
         jax_forward = None
     if nengo_keras.nengo_dl_backend.available():
         dl, _ = rate(converted, min(n_keras, 64), simulator="nengo_dl", minibatch_size=32)
-        add("nengo_dl", dl, min(n_keras, 64))
+        add("nengo_dl", dl, f"{min(n_keras, 64)} samples")
     else:
         print("nengo_dl: not installed (pip install nengo-keras[nengo-dl])")
     add("keras forward (tf)", tf_forward, "batch 32")

@@ -279,14 +279,23 @@ def _compile(fn, host, jit_compile=None):
 
 
 def run_plan(plan, inputs, n_steps, *, minibatch_size=None, progress_bar=False,
-             on_sums=None, dtype="float32", jit_compile=None, executor=None):
+             executor=None, on_sums=None):
     """Simulate every sample of ``inputs`` with ``plan``, a minibatch at a time.
 
     Returns and calls ``on_sums`` like `nengo_keras._parallel.run_plan`. The
     last minibatch is padded with zeros (padded samples are dropped), so one
     compiled function serves every minibatch. Only one minibatch's state and
-    inputs are on the device at a time.
+    inputs are on the device at a time. ``plan.sim_kwargs`` may hold
+    ``dtype`` and ``jit_compile`` (see `Program`).
     """
+    options = dict(plan.sim_kwargs)
+    dtype = options.pop("dtype", "float32")
+    jit_compile = options.pop("jit_compile", None)
+    if options:
+        raise TypeError(
+            f"simulator='keras' got unexpected keyword arguments {sorted(options)}; "
+            f"it takes dtype and jit_compile"
+        )
     from ._parallel import _progress
 
     if executor not in (None, "serial"):

@@ -177,7 +177,7 @@ def run_inputs(result, inputs, n_steps, *, dt, simulator, probes=None, ensembles
     if use_keras:
         return keras_engine.run_plan(
             plan, inputs, n_steps, minibatch_size=minibatch_size,
-            progress_bar=progress_bar, on_sums=on_sums, executor=executor, **sim_kwargs,
+            progress_bar=progress_bar, executor=executor, on_sums=on_sums,
         )
     if use_dl:
         return nengo_dl_backend.run_plan(

@@ -225,6 +225,8 @@ def test_unsupported_objects_fail_before_simulating(rng):
         result.run(rng.uniform(size=(2, 3)), simulator="keras", probes=[probe])
     with pytest.raises(ValueError, match="dtype="):
         result.run(rng.uniform(size=(2, 3)), simulator="keras", dtype="float16")
+    with pytest.raises(TypeError, match="unexpected keyword arguments.*optimize"):
+        result.run(rng.uniform(size=(2, 3)), simulator="keras", optimize=True)
 
 
 def test_minibatches_and_padding_do_not_change_results(rng):
