@@ -6,6 +6,9 @@ Four paths, from fastest to slowest, chosen per Node:
 - ``"keras"``: a fallback Node calling a Keras layer or function
   (`KerasCall`, `KerasFunction`): called on the whole minibatch inside the
   compiled function.
+- ``"keras-ops"``: a node-tier activation that ``keras.ops`` computes with the
+  same formula (softmax, log-softmax, elu, selu, gelu, silu, softplus,
+  softsign): in the compiled function too.
 - ``"numpy-batched"``: a node-tier NumPy function (`Batched`, which follows
   Keras' batched semantics): called once per step on the whole minibatch, on
   the host.
@@ -48,7 +51,7 @@ class NodeOps:
         if isinstance(inner, (KerasCall, KerasFunction)):
             return "keras"
         if isinstance(inner, Batched):
-            return "numpy-batched"
+            return "keras-ops" if _in_graph(fn) is not None else "numpy-batched"
         return "numpy-per-sample"
 
     def check(self, op):
@@ -70,6 +73,10 @@ class NodeOps:
         elif path == "keras":
             x = ops.reshape(batched(state.read(op.x), prog.batch, state.dtype), (prog.batch, -1))
             y = _keras_call(op.fn, x, state.dtype)
+        elif path == "keras-ops":
+            x = ops.reshape(batched(state.read(op.x), prog.batch, state.dtype),
+                            (prog.batch,) + op.fn.in_shapes[0])
+            y = _in_graph(op.fn)(x)
         elif path == "host-time":
             y = _host(_TimeCall(op.fn, prog.dt, op.output.size), [k], (op.output.size,), state.dtype)
             y = ops.broadcast_to(y[None], (prog.batch, op.output.size))
@@ -78,6 +85,39 @@ class NodeOps:
             call = _BatchCall(op.fn, prog.dt, op.output.size, path == "numpy-batched")
             y = _host(call, [k, x], (prog.batch, op.output.size), state.dtype)
         state.write(op.output, ops.reshape(y, (prog.batch, op.output.size)))
+
+
+def _softmax(fn, axis=-1, mask=None):
+    if mask is None and isinstance(axis, int):
+        return lambda x: fn(x, axis=axis)
+    return None
+
+
+# NumPy activations of the node tier whose keras.ops twin computes the same
+# formula, with the parameters they accept (others stay on the host)
+_KERAS_TWINS = {
+    "softmax": lambda axis=-1, mask=None: _softmax(ops.softmax, axis, mask),
+    "log_softmax": lambda axis=-1: _softmax(ops.log_softmax, axis),
+    "elu": lambda alpha=1.0: lambda x: ops.elu(x, alpha=alpha),
+    "selu": lambda: ops.selu,
+    "gelu": lambda approximate=False: lambda x: ops.gelu(x, approximate=approximate),
+    "silu": lambda: ops.silu,
+    "softplus": lambda: ops.softplus,
+    "softsign": lambda: ops.softsign,
+}
+
+
+def _in_graph(fn):
+    """The ``keras.ops`` function computing a one-input `Batched` Node
+    function, or None."""
+    inner = fn.fn
+    make = _KERAS_TWINS.get(getattr(inner.fn, "__name__", None))
+    if make is None or inner.args is not None or len(fn.in_shapes) != 1:
+        return None
+    try:
+        return make(**inner.kwargs)
+    except TypeError:  # parameters the twin does not take
+        return None
 
 
 def _label(op):

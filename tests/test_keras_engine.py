@@ -76,7 +76,7 @@ class Doubler(L.Layer):
 def fallback_model():
     inp = keras.Input((5,))
     x = L.Dense(6, activation="relu")(inp)
-    x = Doubler()(x)
+    x = L.Activation("mish")(Doubler()(x))
     return keras.Model(inp, L.Dense(2, activation="softmax")(x))
 
 
@@ -139,8 +139,9 @@ def test_neuron_types_with_gains_and_initial_voltages(neuron, rng):
 
 
 def test_node_paths_and_results(rng):
-    # softmax: node tier (vectorised NumPy); Doubler: Keras fallback (traced);
-    # a plain Python node function: once per sample
+    # softmax: node tier, traced as keras.ops.softmax; mish: node tier
+    # (vectorised NumPy); Doubler: Keras fallback (traced); a plain Python
+    # node function: once per sample
     model = fallback_model()
     with pytest.warns(UserWarning, match="fallback"):
         result = nengo_keras.to_nengo(model, trace_layers=False)
@@ -156,7 +157,7 @@ def test_node_paths_and_results(rng):
     plan = make_plan(result, dt=0.001, simulator=None, seed=0, sim_kwargs={})
     paths = keras_engine.Program(plan).node_paths
     assert sorted(paths.values()) == [
-        "input", "keras", "numpy-batched", "numpy-per-sample"
+        "input", "keras", "keras-ops", "numpy-batched", "numpy-per-sample"
     ]
 
 
