@@ -323,6 +323,20 @@ def _linear_filter(op, state, ctx, u):
     return y, {"X": ops.reshape(x, (-1, n_x * size))}
 
 
+def check_supported(op):
+    """Raise `UnsupportedOperator` for what `sim_neurons` and `sim_process`
+    cannot run, before anything is traced."""
+    if isinstance(op, SimNeurons) and type(op.neurons) not in _NEURON_STEPS:
+        raise unsupported(op, f"{type(op.neurons).__name__} neurons")
+    if isinstance(op, SimProcess):
+        process = op.process
+        if op.input is None:
+            raise unsupported(op, f"the input-less process {process}")
+        if not (isinstance(process, nengo.LinearFilter)
+                or type(process).__name__ == "RegularSpikingProcess"):
+            raise unsupported(op, f"the process {process}")
+
+
 OPERATORS = {
     op_types.Reset: reset,
     op_types.Copy: copy,

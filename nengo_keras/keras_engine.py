@@ -38,7 +38,7 @@ from nengo.utils.graphs import toposort
 from nengo.utils.simulator import operator_dependency_graph
 
 from . import _keras_nodes
-from ._keras_ops import OPERATORS, unsupported
+from ._keras_ops import OPERATORS, check_supported, unsupported
 from ._keras_signals import State, batched
 
 NAMES = ("keras",)
@@ -75,8 +75,9 @@ class Program:
     Attributes
     ----------
     node_paths : dict
-        ``{node label: "input" | "keras" | "numpy-batched" | "numpy-per-sample"
-        | "host-time"}``: how each Node with a function runs.
+        ``{node label: "input" | "keras" | "keras-ops" | "numpy-batched" |
+        "numpy-per-sample" | "host-time"}``: how each Node with a function
+        runs (see `nengo_keras._keras_nodes`).
     """
 
     def __init__(self, plan, dtype="float32", sparse_convs=False, jit_compile=None):
@@ -103,6 +104,7 @@ class Program:
         for op in self.order:
             if type(op) not in OPERATORS and not isinstance(op, (SimPyFunc, TimeUpdate)):
                 raise unsupported(op, f"a {type(op).__name__} operator")
+            check_supported(op)
             if isinstance(op, SimPyFunc):
                 self.nodes.check(op)
         self.carried = self._carried()
