@@ -78,7 +78,8 @@ class NodeOps:
                             (prog.batch,) + op.fn.in_shapes[0])
             y = _in_graph(op.fn)(x)
         elif path == "host-time":
-            y = _host(_TimeCall(op.fn, prog.dt, op.output.size), [k], (op.output.size,), state.dtype)
+            call = _TimeCall(op.fn, prog.dt, op.output.size)
+            y = _host(call, [k], (op.output.size,), state.dtype)
             y = ops.broadcast_to(y[None], (prog.batch, op.output.size))
         else:
             x = ops.reshape(batched(state.read(op.x), prog.batch, state.dtype), (prog.batch, -1))
@@ -133,7 +134,8 @@ def _keras_call(fn, x, dtype):
         parts.append(ops.reshape(x[:, start : start + size], (-1,) + shape))
         start += size
     if isinstance(inner, KerasFunction):
-        return ops.reshape(ops.cast(inner.fn(*[ops.cast(p, "float32") for p in parts]), dtype), (ops.shape(x)[0], -1))
+        out = inner.fn(*[ops.cast(p, "float32") for p in parts])
+        return ops.reshape(ops.cast(out, dtype), (ops.shape(x)[0], -1))
     lead = 1 if inner.timed else 0
     tensors = {
         id(kt): _graph_tensor(ops.expand_dims(p, 1) if lead else p, kt.dtype)
@@ -144,7 +146,10 @@ def _keras_call(fn, x, dtype):
     args, kwargs = inner.graph_node.fill_in(tensors)
     kwargs = inference_kwargs(inner.op, kwargs)
     outputs = keras.tree.flatten(inner.op(*args, **kwargs))
-    flat = [ops.reshape(ops.cast(o[:, 0] if lead else o, dtype), (ops.shape(x)[0], -1)) for o in outputs]
+    flat = [
+        ops.reshape(ops.cast(o[:, 0] if lead else o, dtype), (ops.shape(x)[0], -1))
+        for o in outputs
+    ]
     return flat[0] if len(flat) == 1 else ops.concatenate(flat, axis=1)
 
 

@@ -159,7 +159,8 @@ def conv_inc(op, state, ctx):
     if not state.is_constant(op.W):
         raise unsupported(op, "a convolution with time-varying weights")
     if isinstance(op, ConvTransposeInc) or ctx.sparse_convs:
-        matrix = ctx.cached(op, lambda: SparseMatrix(conv_as_matrix(conv, state.constant(op.W)), state.dtype))
+        matrix = ctx.cached(op, lambda: SparseMatrix(
+            conv_as_matrix(conv, state.constant(op.W)), state.dtype))
         y = matrix(x)
     else:
         y = _dense_conv(conv, state.constant(op.W).astype(state.dtype), x)

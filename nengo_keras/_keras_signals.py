@@ -33,7 +33,8 @@ def _contiguous(sig):
         expected.insert(0, step)
         step *= n
     return sig.elemoffset == 0 and (
-        sig.size <= 1 or all(s == e for s, e, n in zip(sig.elemstrides, expected, sig.shape) if n > 1)
+        sig.size <= 1
+        or all(s == e for s, e, n in zip(sig.elemstrides, expected, sig.shape) if n > 1)
     )
 
 

@@ -210,7 +210,10 @@ class Program:
         """
         batch = data[0].shape[0] if data else 1
         window = self._compiled_window(batch)
-        carry = [np.broadcast_to(self.initial[b], (batch, b.size)).astype(self.dtype) for b in self.carried]
+        carry = [
+            np.broadcast_to(self.initial[b], (batch, b.size)).astype(self.dtype)
+            for b in self.carried
+        ]
         sums = [np.zeros((batch, s.size), self.dtype) for s in self.sum_signals]
         data = [np.asarray(d, dtype=self.dtype) for d in data]
         ks = np.arange(1, n_steps + 1, dtype="int32")
