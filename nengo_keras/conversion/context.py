@@ -13,6 +13,7 @@ from . import activation_map as activations
 from .graph import Graph
 from .node_functions import KerasFunction, NodeFunction, to_numpy
 from .registry import ACTIVATIONS, find_converter
+from .time_axis import NoTimeAxis
 from .transforms import Scale
 from .values import Term, Value
 
@@ -72,6 +73,7 @@ class ConversionContext:
         self.calibrating = None  # a calibration.Recorder during calibration
         self.walker = None
         self.time = None
+        self.axis = NoTimeAxis()  # the walk's per-call rules (a TimeAxis if temporal)
         self.timed = False
 
     # --- the current call -------------------------------------------------

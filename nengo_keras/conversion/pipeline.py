@@ -178,7 +178,7 @@ def convert(model, options, label=None, calibrating=None):
     ctx.calibrating = calibrating
     ctx.dt = _temporal.model_dt(model)
     if _temporal.resolve(options.temporal, model):
-        ctx.time = _temporal.TimeAxis()
+        ctx.time = ctx.axis = _temporal.TimeAxis()
         problems = ctx.time.add_inputs(graph)
         if problems:
             raise ConversionError(problems)

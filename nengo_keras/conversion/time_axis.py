@@ -102,6 +102,30 @@ class Broken(Exception):
     """A layer downstream of a temporal problem already reported."""
 
 
+class NoTimeAxis:
+    """The per-call rules of a conversion without a time axis: every call
+    converts as it is (see `TimeAxis` for the rules of temporal models).
+
+    The walk asks ``ctx.axis`` (this or a `TimeAxis`) about each call, so it
+    has no time-axis code of its own.
+    """
+
+    def enter(self, node, entry):
+        return False
+
+    def walks_inside(self, node):
+        return False
+
+    def leave(self, node):
+        pass
+
+    def steps_alone(self, op):
+        return True
+
+    def fail(self, node):
+        pass
+
+
 class TimeAxis:
     """Which Keras tensors of a temporal model carry the time axis.
 

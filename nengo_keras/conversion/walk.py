@@ -130,12 +130,12 @@ class Walker:
         if entry is None and ctx.options.trace_layers:
             # layers with no converter are converted through the graph of their call
             entry = special(TRACE)
-        timed = self._enter_time(node, entry)
+        timed = self._enter(node, entry)
         if timed is None:
             return self._placeholders([ctx.shape_of(kt) for kt in node.output_tensors])
         out_shapes = [ctx.shape_of(kt) for kt in node.output_tensors]
         in_shapes = [v.shape for v in inputs]
-        nested = timed and ctx.time.walks_inside(node)  # shapes known after its walk
+        nested = timed and ctx.axis.walks_inside(node)  # shapes known after its walk
         if not timed and _unknown(out_shapes):
             out_shapes = kg.concrete_output_shapes(node, in_shapes) or out_shapes
         if not nested and _unknown(out_shapes):
@@ -174,7 +174,7 @@ class Walker:
             except ConversionError as e:
                 self.problems.extend(e.problems)
                 if timed:
-                    ctx.time.fail(node)
+                    ctx.axis.fail(node)
                 return self._placeholders(out_shapes)
             except Exception as e:
                 e.add_note(
@@ -184,19 +184,18 @@ class Walker:
                 raise
             flags = set(ctx.flags)
         if nested:
-            ctx.time.leave(node)
+            ctx.axis.leave(node)
             out_shapes = [ctx.shape_of(kt) for kt in node.output_tensors]
         outputs = self._as_values(op, outputs, out_shapes)
         self._record(node, converter_name, flags, net, counts, out_shapes)
         return outputs
 
-    def _enter_time(self, node, entry):
-        """Whether the call converts per time step (temporal models); None if
-        it cannot be converted (a problem reported here or upstream)."""
-        if self.ctx.time is None:
-            return False
+    def _enter(self, node, entry):
+        """Whether the call converts per time step (``ctx.axis``: the rules of
+        temporal models, or none); None if it cannot be converted (a problem
+        reported here or upstream)."""
         try:
-            return self.ctx.time.enter(node, entry)
+            return self.ctx.axis.enter(node, entry)
         except _temporal.Broken:
             return None
         except Unsupported as e:
@@ -207,7 +206,7 @@ class Walker:
         """Whether an unconvertible call becomes a fallback Node; if not, it
         is reported (with ``error``)."""
         ctx, op = self.ctx, node.op
-        possible = not (timed and not ctx.time.steps_alone(op))
+        possible = not timed or ctx.axis.steps_alone(op)
         what = error.what
         if not possible:
             what += (
@@ -224,7 +223,7 @@ class Walker:
             fix = f"{fix}, {hint}" if fix else hint
         self.problems.append((op, what, fix))
         if timed:
-            ctx.time.fail(node)
+            ctx.axis.fail(node)
         return False
 
     def _call(self, entry, op, node, inputs):

@@ -125,3 +125,13 @@ def test_verify_training_is_a_clear_error():
     converter = nengo_keras.Converter(guide_model())
     with pytest.raises(ValueError, match="training=True"):
         converter.verify(training=True)
+
+
+def test_only_the_nengo_dl_facade_adds_the_trainable_config():
+    inp = keras.Input((3,))
+    model = keras.Model(inp, keras.layers.Dense(2)(inp))
+    plain = nengo_keras.to_nengo(model).net
+    assert "trainable" not in plain.config[nengo.Ensemble]._extra_params
+    net = nengo_keras.Converter(model).net
+    assert net.config[nengo.Ensemble].trainable is None
+    assert net.config[nengo.Connection].trainable is None
