@@ -73,6 +73,7 @@ class ConversionContext:
         self.calibrating = None  # a calibration.Recorder during calibration
         self.walker = None
         self.time = None
+        self.strict = False  # inside a strict ctx.convert: no fallback Nodes
         self.axis = NoTimeAxis()  # the walk's per-call rules (a TimeAxis if temporal)
         self.timed = False
 
@@ -164,6 +165,12 @@ class ConversionContext:
             outputs = [outputs]
         shapes = self.output_shapes if output_shapes is None else output_shapes
         return [self.as_value(o, s) for o, s in zip(outputs, shapes)]
+
+    @property
+    def fallback_allowed(self):
+        """Whether an unconvertible call may become a Keras-computing Node
+        (the ``allow_fallback`` option, outside strict `convert` calls)."""
+        return self.options.allow_fallback and not self.strict
 
     def require_converter(self, op, what=""):
         """The converter `Entry` of ``op``; `Unsupported` if it has none."""
@@ -456,7 +463,7 @@ class ConversionContext:
     def fallback_function(self, fn, inputs, shape):
         """A Node that runs a Keras function (fallback tier)."""
         name = getattr(fn, "__name__", repr(fn))
-        if not self.options.allow_fallback:
+        if not self.fallback_allowed:
             raise Unsupported(
                 f"activation {name!r} has no Nengo equivalent",
                 "choose a supported activation, map it with swap_activations, "

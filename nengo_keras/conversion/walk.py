@@ -111,15 +111,14 @@ class Walker:
         again, so a failed attempt leaves no trace in the network.
         """
         ctx = self.ctx
-        saved = (self.problems, self.report, ctx.options.allow_fallback)
-        self.problems, self.report = [], []
-        ctx.options.allow_fallback = False
+        saved = (self.problems, self.report, ctx.strict)
+        self.problems, self.report, ctx.strict = [], [], True
         try:
             with ctx.subnetwork(label) as net:
                 self.walk(graph, values)
         finally:
             problems = self.problems
-            self.problems, self.report, ctx.options.allow_fallback = saved
+            self.problems, self.report, ctx.strict = saved
         if problems:
             ctx.network.networks.remove(net)
         return problems
@@ -213,7 +212,7 @@ class Walker:
                 "; a Keras fallback Node (which sees one time step at a time) cannot "
                 "stand in for it, as it is not known to act on each step separately"
             )
-        if possible and ctx.options.allow_fallback:
+        if possible and ctx.fallback_allowed:
             return True
         fix = error.fix
         if possible and "fallback" in ctx.options.tiers:
