@@ -29,7 +29,7 @@ class ConversionContext:
     Converters use its helpers so that options such as ``synapse`` and
     ``scale_firing_rates`` apply uniformly:
 
-    - `materialize` turns a `~nengo_keras.values.Value` into a Nengo object;
+    - `materialize` turns a `~nengo_keras.conversion.values.Value` into a Nengo object;
     - `connect` connects a value into a Nengo object;
     - `neurons` feeds a value into a new Ensemble of neurons;
     - `activate` applies a Keras activation (neurons, exact piecewise-linear

@@ -161,11 +161,11 @@ _scopes = threading.local()
 
 
 def takes_values(fn):
-    """Mark a converter as working on `nengo_keras.values.Value` objects.
+    """Mark a converter as working on `nengo_keras.conversion.values.Value` objects.
 
     `register_converter` and a layer's own ``to_nengo`` then pass it Values
     (unevaluated linear sums that fuse into connections) instead of Nengo
-    objects; the converters of the `nengo_keras.mixins` are marked so.
+    objects; the converters of the `nengo_keras.converters.mixins` are marked so.
 
     Examples
     --------
@@ -206,8 +206,8 @@ def register_converter(cls, fn=None, *, values=None):
         ``fn(layer, ctx, *inputs, **call_kwargs) -> nengo object(s)``. If
         omitted, `register_converter` is a decorator.
     values : bool, optional
-        Advanced: ``fn`` works on `nengo_keras.values.Value` objects (unevaluated
-        linear sums) rather than Nengo objects. See `nengo_keras.values`.
+        Advanced: ``fn`` works on `nengo_keras.conversion.values.Value` objects (unevaluated
+        linear sums) rather than Nengo objects. See `nengo_keras.conversion.values`.
         Default: whether ``fn`` is marked with `takes_values` (as the
         converters of `nengo_keras.Elementwise`, `nengo_keras.Rearranging` and
         `nengo_keras.Affine` are, so they can be registered for layer classes
@@ -354,7 +354,9 @@ def own_to_nengo(cls):
     for klass in cls.__mro__:
         if klass is NengoConvertible:
             continue  # its to_nengo only says "define me"
-        fn = vars(klass).get("to_nengo")
+        if "to_nengo" not in vars(klass):
+            continue
+        fn = getattr(klass, "to_nengo")  # the plain function of a method
         if getattr(fn, "converts_model", False):
             return None  # keras.Model.to_nengo(**options): converts a whole model
         if fn is not None:

@@ -4,7 +4,7 @@ Piecewise-linear activations (relu6, leaky relu, PReLU, hard sigmoid, hard
 tanh, sparse sigmoid, soft shrink) are exact networks of rectifiers built with
 ``ctx.relu``, so ``swap_activations={"relu": nengo.SpikingRectifiedLinear()}``
 makes them spike too. The smooth ones (ELU, GELU, softmax...) run as NumPy
-Nodes that follow Keras' formulas (`nengo_keras.converters._numpy`).
+Nodes that follow Keras' formulas (`nengo_keras.converters._lib.numpy_ref`).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class NodeActivation(ActivationBuilder):
 
 class PiecewiseLinear(ActivationBuilder):
     """An exact rectifier network; ``fn(**params)`` returns the keyword
-    arguments of `nengo_keras.converters._neural.piecewise_linear`."""
+    arguments of `nengo_keras.converters._lib.rectifiers.piecewise_linear`."""
 
     def build(self, ctx, x, params):
         return _neural.piecewise_linear(ctx, x, **self.fn(**params))

@@ -174,7 +174,7 @@ def run_plan(plan, inputs, n_steps, *, minibatch_size=None, progress_bar=False,
              executor=None, on_sums=None):
     """Simulate every sample of ``inputs`` with NengoDL, a minibatch at a time.
 
-    Returns and calls ``on_sums`` like `nengo_keras.simulation.run_plan`. The last
+    Returns and calls ``on_sums`` like `nengo_keras.run.executors.run_plan`. The last
     minibatch is padded with zeros (padded samples are dropped). Stochastic
     neurons draw from NengoDL's random streams, so their results differ from the
     reference simulator's and depend on the minibatch size.

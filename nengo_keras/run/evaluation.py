@@ -11,7 +11,7 @@ Definitions (per sample presented for ``n_steps`` steps of ``dt`` seconds):
 - **synaptic operations** (synops, the usual energy proxy): for spiking
   neurons, the number of spikes times the neuron's fan-out (the number of
   nonzero weights its output is multiplied by, looking through pass-through
-  Nodes; see `nengo_keras._fanout`), summed over the presentation. Rate neurons
+  Nodes; see `nengo_keras.run.synops`), summed over the presentation. Rate neurons
   send their value along every outgoing weight at every step, so for them it is
   the multiply-accumulate count of the dense network: ``n_steps`` times their
   total fan-out.
@@ -212,7 +212,7 @@ def evaluate(
         Samples per task sent to a worker.
     simulator : type or "nengo_dl", optional
         Simulator class (default `nengo.Simulator`); ``"nengo_dl"`` runs NengoDL
-        (optional extra, see `nengo_keras.nengo_dl_backend`) in minibatches.
+        (optional extra, see `nengo_keras.nengo_dl.backend`) in minibatches.
     minibatch_size : int, optional
         NengoDL minibatch size (default ``min(n_samples, 32)``).
     progress_bar : bool

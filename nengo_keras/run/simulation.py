@@ -1,4 +1,4 @@
-"""Running converted networks on batches of data (see `nengo_keras._parallel`
+"""Running converted networks on batches of data (see `nengo_keras.run.executors`
 for how the samples are spread over workers)."""
 
 from __future__ import annotations
