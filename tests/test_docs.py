@@ -73,18 +73,13 @@ def code_blocks(page):
 
 @pytest.fixture
 def restore_registries():
-    saved = (
-        dict(registry._registry),
-        dict(activations._builders),
-        dict(nengo_keras.Converter.converters),
-    )
+    tables = (registry.CONVERTERS, registry.ACTIVATIONS)
+    saved = [t.snapshot() for t in tables], dict(nengo_keras.Converter.converters)
     yield
-    for live, copy in zip(
-        (registry._registry, activations._builders, nengo_keras.Converter.converters),
-        saved,
-    ):
-        live.clear()
-        live.update(copy)
+    for table, snapshot in zip(tables, saved[0]):
+        table.restore(snapshot)
+    nengo_keras.Converter.converters.clear()
+    nengo_keras.Converter.converters.update(saved[1])
 
 
 @pytest.mark.parametrize(

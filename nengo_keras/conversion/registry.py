@@ -64,8 +64,8 @@ class Table:
         old = self._items.get(key)
         if old is not None and not replace and not _same(old, value):
             warnings.warn(
-                f"{_key_name(key)} already had a {self.what} ({_value_name(old)}); "
-                f"{_value_name(value)} replaces it",
+                f"{_value_name(value)} replaces the {self.what} registered for "
+                f"{_key_name(key)} ({_value_name(old)})",
                 UserWarning,
                 stacklevel=3,
             )
@@ -82,6 +82,15 @@ class Table:
 
     def __contains__(self, key):
         return key in self._items
+
+    def snapshot(self):
+        """A copy of the table's contents, for `restore` (tests use it)."""
+        return dict(self._items)
+
+    def restore(self, snapshot):
+        """Put back the contents a `snapshot` saved."""
+        self._items.clear()
+        self._items.update(snapshot)
 
     def keys(self):
         return list(self._items)

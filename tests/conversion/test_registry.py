@@ -77,7 +77,7 @@ def test_register_converter_warns_on_overwrite():
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             nengo_keras.register_converter(Twice, first)  # the same function: no warning
-        with pytest.warns(UserWarning, match="already had a converter"):
+        with pytest.warns(UserWarning, match="second replaces the converter registered for Twice"):
             nengo_keras.register_converter(Twice, second)
         assert registry.find_converter(Twice()).fn is second
     finally:
