@@ -36,6 +36,7 @@ import time
 from _common import best_of, keras, nengo, np, table
 
 import nengo_keras
+from nengo_keras.nengo_dl import backend as nengo_dl_backend
 
 L = keras.layers
 N_STEPS = 50
@@ -161,7 +162,7 @@ def main(argv=None):
     except subprocess.CalledProcessError as e:
         print(f"keras (jax) failed: {e.stderr[-500:]}")
         jax_forward = None
-    if nengo_keras.nengo_dl_backend.available():
+    if nengo_dl_backend.available():
         dl, _ = rate(converted, min(n_keras, 64), simulator="nengo_dl", minibatch_size=32)
         add("nengo_dl", dl, f"{min(n_keras, 64)} samples")
     else:
