@@ -6,11 +6,9 @@ arguments where the layer needs some) to report the tier it becomes and
 whether the spiking version can be exported to NIR.
 """
 
-import re
 import warnings
 
 from docutils import nodes
-from docutils.statemachine import StringList
 from sphinx.util.docutils import SphinxDirective
 
 # arguments for layers that cannot be built without any
@@ -103,7 +101,7 @@ def _public_name(cls):
 def _summary(fn):
     doc = (getattr(fn, "__doc__", None) or "").strip().split("\n\n")[0]
     doc = " ".join(doc.split())
-    return re.sub(r"`([^`]+)`", r"``\1``", doc).replace("````", "``")
+    return doc.replace("``", "").replace("`", "")
 
 
 def table_rows():
@@ -125,20 +123,35 @@ def table_rows():
 
 
 class SupportedLayers(SphinxDirective):
+    """The table, built as docutils nodes (the docstrings are shown as text)."""
+
     has_content = False
+    header = ("Keras class", "kind", "converter", "tier", "NIR", "notes")
+    widths = (22, 6, 18, 10, 6, 38)
 
     def run(self):
-        lines = [".. list-table::", "   :header-rows: 1", "   :widths: 22 6 18 10 6 38", ""]
-        header = ("Keras class", "kind", "converter", "tier", "NIR", "notes")
-        for row in [header] + table_rows():
-            cells = [f"``{row[0]}``" if row is not header else row[0], *row[1:]]
-            if row is not header:
-                cells[2] = f"``{row[2]}``"
-            lines.append(f"   * - {cells[0]}")
-            lines += [f"     - {c}" if c else "     -" for c in cells[1:]]
-        container = nodes.container()
-        self.state.nested_parse(StringList(lines), self.content_offset, container)
-        return container.children
+        table = nodes.table(classes=["supported-layers"])
+        group = nodes.tgroup(cols=len(self.header))
+        table += group
+        group += [nodes.colspec(colwidth=w) for w in self.widths]
+        head = nodes.thead()
+        head += self.row(self.header, literal=())
+        body = nodes.tbody()
+        for row in table_rows():
+            body += self.row(row, literal=(0, 2))
+        group += [head, body]
+        return [table]
+
+    @staticmethod
+    def row(cells, literal):
+        row = nodes.row()
+        for i, text in enumerate(cells):
+            entry = nodes.entry()
+            para = nodes.paragraph()
+            para += nodes.literal(text=text) if i in literal else nodes.Text(text)
+            entry += para
+            row += entry
+        return row
 
 
 def setup(app):
