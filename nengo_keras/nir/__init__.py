@@ -27,8 +27,11 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 
 from .checks import NIRExportError, check_network
 from .export import to_nir
+from .reader import to_nengo
 
-__all__ = ["NIRExportError", "check_network", "exportable", "read", "to_nir", "write"]
+__all__ = [
+    "NIRExportError", "check_network", "exportable", "read", "to_nengo", "to_nir", "write",
+]
 
 
 def write(result, path, **kwargs):

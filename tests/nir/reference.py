@@ -2,7 +2,7 @@
 
 It steps the graph the way Nengo steps the network it came from (integrate
 the rectified input, emit ``floor(v / threshold)`` spikes, subtract them;
-exponential synapse decay), so an exported graph must reproduce the Nengo
+exponential synapse decay, with the synapse's output one step late), so an exported graph must reproduce the Nengo
 network's outputs exactly. It is a test oracle for the export's weights,
 layouts and units, written from NIR's node definitions, not from the exporter.
 """
@@ -28,7 +28,7 @@ def simulate(graph, x, n_steps):
             u = sum(values[k] for k in inputs[key])
             values[key] = _step(node, u, state, key)
             if key in outputs:
-                outputs[key].append(values[key].ravel())
+                outputs[key].append(np.ravel(values[key]))
     return {k: np.array(v) for k, v in outputs.items()}
 
 
@@ -50,18 +50,23 @@ def _step(node, u, state, key):
     if isinstance(node, nir.Conv2d):
         return conv2d(u, node)
     if isinstance(node, nir.LI):
-        a = np.exp(-1.0 / node.tau)
-        state[key] = a * state.get(key, 0.0) + (1 - a) * node.r * u
-        return state[key]
+        return _synapse(state, key, node.tau, node.r * u)
     if isinstance(node, nir.IF):
         return _fire(state, key, node.r * u, node.v_threshold)
     if isinstance(node, nir.CubaLIF):
-        a = np.exp(-1.0 / node.tau_syn)
-        current = a * state.get(key + ".i", 0.0) + (1 - a) * node.w_in * u
-        state[key + ".i"] = current
+        current = _synapse(state, key + ".i", node.tau_syn, node.w_in * u)
         assert np.all(node.tau_mem >= 1e6), "the oracle has integrating membranes only"
         return _fire(state, key, node.r / node.tau_mem * current, node.v_threshold)
     raise NotImplementedError(type(node).__name__)
+
+
+def _synapse(state, key, tau, u):
+    """Nengo's Lowpass: exact decay, and (an update-phase operator) its output
+    reaches the next object one step later."""
+    a = np.exp(-1.0 / tau)
+    out = state.get(key, np.zeros_like(u))
+    state[key] = a * out + (1 - a) * u
+    return out
 
 
 def _fire(state, key, current, threshold):
