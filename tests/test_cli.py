@@ -49,6 +49,8 @@ def test_convert_and_evaluate_end_to_end(files):
     with open(files / "net.pkl", "rb") as f:
         net = pickle.load(f)
     assert isinstance(net, nengo.Network) and len(net.all_ensembles) == 1
+    with nengo.Simulator(net, progress_bar=False) as sim:  # it runs as it is
+        sim.run_steps(3)
     import nir
 
     graph = nir.read(str(files / "net.nir"))

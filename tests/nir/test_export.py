@@ -164,3 +164,18 @@ def test_to_nengo_reads_the_export_back(rng, time_unit):
     expected = result.run(x[None], n_steps=40)[0]
     np.testing.assert_allclose(sim.data[probes["output"]], expected, atol=1e-6)
     assert np.abs(expected).max() > 0
+
+
+def test_output_read_from_neurons(rng):
+    """A model ending in spiking neurons: the spikes reach the Output scaled
+    to Nengo's spike size."""
+    model = keras.Sequential(
+        [keras.Input((5,)), keras.layers.Dense(4, activation="relu", bias_initializer="ones")]
+    )
+    result = convert(model)
+    graph = result.to_nir(time_unit="step")
+    assert any(isinstance(n, nir.Scale) for n in graph.nodes.values())
+    x = rng.uniform(size=(1, 5))
+    expected = result.run(x, n_steps=30)[0]
+    np.testing.assert_allclose(reference.simulate(graph, x[0], 30)["output"], expected)
+    assert expected.max() > 0
