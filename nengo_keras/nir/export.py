@@ -97,7 +97,7 @@ class _Exporter:
     def __init__(self, result, dt, time_unit, conv_as_affine):
         self.result, self.net, self.dt = result, result.net, dt
         self.conv_as_affine = conv_as_affine
-        self.u = dt if time_unit == "step" else 1.0  # seconds per time unit... of Nengo
+        self.u = dt if time_unit == "step" else 1.0  # seconds per NIR time unit
         self.time_unit = time_unit
         self.nodes, self.edges, self.sources, self.keys = {}, [], {}, set()
         self.incoming = {}
@@ -107,6 +107,11 @@ class _Exporter:
         for conn in self.net.all_connections:
             self.outgoing.setdefault(_target(conn.pre_obj), []).append(conn)
         self.labels = _layer_labels(result)
+        feeds = set(result.inputs.values())
+        self.constant = {
+            n for n in self.net.all_nodes
+            if n.size_in == 0 and n not in feeds and not callable(n.output)
+        }
 
     # --- helpers -------------------------------------------------------------
 
@@ -134,7 +139,7 @@ class _Exporter:
         return 1.0 / self.u if spikes else 1.0
 
     def flat(self, src):
-        """``src`` as a flat vector in Nengo order... or its NIR Flatten."""
+        """The key of ``src`` as a flat vector: itself, or a Flatten of it."""
         if len(src.shape) == 1:
             return src.key
         flat_key = f"{src.key}.flatten"
@@ -200,7 +205,9 @@ class _Exporter:
         ntype = ens.neuron_type
         gain, bias = _gain_bias(ens)
         integrating = isinstance(ntype, nengo.SpikingRectifiedLinear)
-        synapses = {c.synapse for c in self.incoming.get(ens, []) if c.pre_obj not in self.constant_nodes()}
+        synapses = {
+            c.synapse for c in self.incoming.get(ens, []) if c.pre_obj not in self.constant
+        }
         synapse = next(iter(synapses)) if synapses else None
         bias = bias / gain * self.factor(False, integrating) + self.constants(ens, integrating)
         w_in = self.tau(synapse.tau) if synapse is not None else 1.0
@@ -216,30 +223,8 @@ class _Exporter:
             values = np.broadcast_to(np.asarray(values, dtype=np.float64), (ens.n_neurons,))
             return (values if order is None else values[order]).reshape(shape)
 
-        threshold = param(1.0 / gain)
-        if synapse is not None:
-            tau_mem = (
-                np.full(shape, _NO_LEAK) if integrating else param(self.tau(ntype.tau_rc))
-            )
-            node = nir.CubaLIF(
-                tau_syn=np.full(shape, w_in),
-                tau_mem=tau_mem,
-                r=tau_mem.copy() if integrating else np.ones(shape),
-                v_leak=np.zeros(shape),
-                v_threshold=threshold,
-                v_reset=np.zeros(shape),
-                w_in=np.full(shape, w_in),
-            )
-        elif integrating:
-            node = nir.IF(r=np.ones(shape), v_threshold=threshold, v_reset=np.zeros(shape))
-        else:
-            node = nir.LIF(
-                tau=param(self.tau(ntype.tau_rc)),
-                r=np.ones(shape),
-                v_leak=np.zeros(shape),
-                v_threshold=threshold,
-                v_reset=np.zeros(shape),
-            )
+        tau_rc = param(self.tau(ntype.tau_rc)) if not integrating else None
+        node = _neuron_node(shape, param(1.0 / gain), tau_rc, w_in if synapse else None)
         self.nodes[key] = node
         amplitude = float(getattr(ntype, "amplitude", 1.0))
         self.sources[ens] = _Source(key, True, shape, order, channels_last, amplitude)
@@ -274,20 +259,11 @@ class _Exporter:
 
     # --- connections ---------------------------------------------------------
 
-    def constant_nodes(self):
-        if not hasattr(self, "_constants"):
-            feeds = set(self.result.inputs.values())
-            self._constants = {
-                n for n in self.net.all_nodes
-                if n.size_in == 0 and n not in feeds and not callable(n.output)
-            }
-        return self._constants
-
     def constants(self, post, integrating):
         """Constant inputs of ``post`` (Nengo order), in this time unit."""
         total = np.zeros(post.n_neurons if isinstance(post, nengo.Ensemble) else post.size_in)
         for conn in self.incoming.get(post, []):
-            if conn.pre_obj in self.constant_nodes():
+            if conn.pre_obj in self.constant:
                 value = np.ravel(np.asarray(conn.pre_obj.output, dtype=np.float64))
                 total += _linear.connection_matrix(conn) @ value
         return total * self.factor(False, integrating)
@@ -295,7 +271,7 @@ class _Exporter:
     def spatial_layout(self, ens, bias):
         """``(shape, order, channels_last)`` if every input of ``ens`` is a
         convolution NIR can hold as Conv1d/Conv2d, else None (flat)."""
-        conns = [c for c in self.incoming.get(ens, []) if c.pre_obj not in self.constant_nodes()]
+        conns = [c for c in self.incoming.get(ens, []) if c.pre_obj not in self.constant]
         if self.conv_as_affine:
             return None
         layouts = set()
@@ -329,7 +305,7 @@ class _Exporter:
     def connect_inputs(self, post, key, integrating, bias, scale=1.0, layout=None):
         """Weight nodes from every input of ``post`` into NIR node ``key``;
         ``bias`` (Nengo order) goes into the first of them."""
-        conns = [c for c in self.incoming.get(post, []) if c.pre_obj not in self.constant_nodes()]
+        conns = [c for c in self.incoming.get(post, []) if c.pre_obj not in self.constant]
         for i, conn in enumerate(conns):
             src = self.sources[_target(conn.pre_obj)]
             f = self.factor(src.spikes, integrating) * src.amplitude * scale
@@ -370,6 +346,22 @@ class _Exporter:
             input_shape=spatial, weight=kernel, stride=tuple(int(s) for s in t.strides),
             padding=pads, dilation=(1, 1), groups=int(t.groups), bias=channel_bias,
         )
+
+
+def _neuron_node(shape, threshold, tau_rc, tau_syn):
+    """IF (``tau_rc`` None), LIF, or either behind a synapse as a CubaLIF."""
+    zeros, ones = np.zeros(shape), np.ones(shape)
+    if tau_syn is not None:
+        # an IF membrane: no leak to speak of, and r / tau_mem = 1
+        tau_mem = np.full(shape, _NO_LEAK) if tau_rc is None else tau_rc
+        return nir.CubaLIF(
+            tau_syn=np.full(shape, tau_syn), tau_mem=tau_mem,
+            r=tau_mem.copy() if tau_rc is None else ones, v_leak=zeros,
+            v_threshold=threshold, v_reset=zeros, w_in=np.full(shape, tau_syn),
+        )
+    if tau_rc is None:
+        return nir.IF(r=ones, v_threshold=threshold, v_reset=zeros)
+    return nir.LIF(tau=tau_rc, r=ones, v_leak=zeros, v_threshold=threshold, v_reset=zeros)
 
 
 def _li(tau, shape):
