@@ -278,7 +278,9 @@ def load_data(path, limit=None):
     except Exception as e:
         raise UsageError(f"{path}: not a NumPy .npz file ({e})") from None
     if "x" not in keys:
-        raise UsageError(f"{path}: no array 'x' (it has {keys}); save with np.savez(path, x=..., y=...)")
+        raise UsageError(
+            f"{path}: no array 'x' (it has {keys}); save with np.savez(path, x=..., y=...)"
+        )
     x = data["x"][:limit]
     y = data["y"][:limit] if "y" in keys else None
     return x, y
@@ -290,7 +292,9 @@ def _evaluate(args):
         try:
             import matplotlib  # noqa: F401
         except ImportError:
-            raise UsageError("--plots needs matplotlib (pip install 'nengo-keras[plots]')") from None
+            raise UsageError(
+                "--plots needs matplotlib (pip install 'nengo-keras[plots]')"
+            ) from None
         args.plots.mkdir(parents=True, exist_ok=True)
     result = _convert_model(args)
     executor = "serial" if args.workers == 1 else None

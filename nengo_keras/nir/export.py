@@ -237,7 +237,8 @@ class _Exporter:
         out_key = self.key(name)
         into = out_key
         if probe.synapse is not None:
-            into = self.add(f"{name}.synapse", _li(self.tau(probe.synapse.tau), self.size_of(target)))
+            li = _li(self.tau(probe.synapse.tau), self.size_of(target))
+            into = self.add(f"{name}.synapse", li)
             self.edges.append((into, out_key))
         if target in self.sources:
             src = self.sources[target]
@@ -327,7 +328,8 @@ class _Exporter:
                 self.edges.append((self.flat(src), w_key))
             into = key
             if conn.synapse is not None and not isinstance(post, nengo.Ensemble):
-                into = self.add(f"{name}.synapse", _li(self.tau(conn.synapse.tau), (post.size_in,)))
+                li = _li(self.tau(conn.synapse.tau), (post.size_in,))
+                into = self.add(f"{name}.synapse", li)
                 self.edges.append((into, key))
             self.edges.append((w_key, into))
 

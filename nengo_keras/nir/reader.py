@@ -91,7 +91,8 @@ class _Builder:
 
     def port(self, key, node):
         if isinstance(node, (nir.Input, nir.Output, nir.Flatten)):
-            shape = node.input_type["input"] if not isinstance(node, nir.Input) else node.output_type["output"]
+            types = node.output_type if isinstance(node, nir.Input) else node.input_type
+            shape = next(iter(types.values()))
             n = int(np.prod(shape))
             passthrough = nengo.Node(size_in=n, label=key)
             return _Port(passthrough, passthrough)
@@ -108,8 +109,8 @@ class _Builder:
             if np.any(node.v_leak):
                 raise NotImplementedError(f"{key}: LI with v_leak != 0")
             out = nengo.Node(size_in=node.r.size, label=key)
-            return _Port(out, out, nengo.transforms.Dense((node.r.size,) * 2, np.diag(np.ravel(node.r))),
-                         nengo.Lowpass(self.seconds(node.tau)))
+            gain = nengo.transforms.Dense((node.r.size,) * 2, np.diag(np.ravel(node.r)))
+            return _Port(out, out, gain, nengo.Lowpass(self.seconds(node.tau)))
         if isinstance(node, (nir.IF, nir.LIF, nir.CubaLIF)):
             return self.neurons(key, node)
         raise NotImplementedError(f"{key}: NIR {type(node).__name__} nodes are not read")
