@@ -88,11 +88,25 @@ def conv_padding(t):
     return tuple(pads)
 
 
-def conv_kernel(t):
-    """A `nengo.Convolution`'s kernel in NIR's ``(out, in / groups, *window)``."""
+def conv_kernel(t, expand_groups=False):
+    """A `nengo.Convolution`'s kernel in NIR's ``(out, in / groups, *window)``.
+
+    ``expand_groups`` writes a grouped kernel as an ordinary one with zeros
+    off the groups, ``(out, in, *window)``: nir 1.0 infers a convolution's
+    input channels from its kernel, so it rejects graphs with ``groups > 1``.
+    """
     kernel = _array(t.init)  # (*window, in / groups, out)
     rank = t.dimensions
-    return np.transpose(kernel, (rank + 1, rank) + tuple(range(rank)))
+    kernel = np.transpose(kernel, (rank + 1, rank) + tuple(range(rank)))
+    if not expand_groups or t.groups == 1:
+        return kernel
+    out, per_in = kernel.shape[:2]
+    per_out = out // t.groups
+    full = np.zeros((out, per_in * t.groups) + kernel.shape[2:])
+    for g in range(t.groups):
+        rows = slice(g * per_out, (g + 1) * per_out)
+        full[rows, g * per_in : (g + 1) * per_in] = kernel[rows]
+    return full
 
 
 def to_channels_first(shape, channels_last):

@@ -336,18 +336,20 @@ class _Exporter:
     def conv(self, t, src, factor, bias, layout):
         shape, order, _ = layout
         channel_bias = bias[order].reshape(shape[0], -1)[:, 0]
-        kernel = _linear.conv_kernel(t) * factor
+        kernel = _linear.conv_kernel(t, expand_groups=True) * factor
         pads = _linear.conv_padding(t)
         spatial = tuple(src.shape[1:])
         if t.dimensions == 1:
-            return nir.Conv1d(
+            node = nir.Conv1d(
                 input_shape=spatial[0], weight=kernel, stride=int(t.strides[0]),
-                padding=pads[0], dilation=1, groups=int(t.groups), bias=channel_bias,
+                padding=pads[0], dilation=1, groups=1, bias=channel_bias,
             )
-        return nir.Conv2d(
+            return node
+        node = nir.Conv2d(
             input_shape=spatial, weight=kernel, stride=tuple(int(s) for s in t.strides),
-            padding=pads, dilation=(1, 1), groups=int(t.groups), bias=channel_bias,
+            padding=pads, dilation=(1, 1), groups=1, bias=channel_bias,
         )
+        return node
 
 
 def _neuron_node(shape, threshold, tau_rc, tau_syn):

@@ -179,3 +179,27 @@ def test_output_read_from_neurons(rng):
     expected = result.run(x, n_steps=30)[0]
     np.testing.assert_allclose(reference.simulate(graph, x[0], 30)["output"], expected)
     assert expected.max() > 0
+
+
+def test_grouped_convolution_as_a_full_kernel(rng, tmp_path):
+    """nir 1.0 cannot read back a Conv2d with groups > 1: the export writes
+    the kernel with zeros off the groups."""
+    model = keras.Sequential(
+        [
+            keras.Input((5, 5, 4)),
+            keras.layers.Conv2D(6, 3, padding="same", groups=2, activation="relu"),
+            keras.layers.DepthwiseConv2D(3, activation="relu"),  # a sparse matrix
+            keras.layers.GlobalAveragePooling2D(),
+        ]
+    )
+    result = convert(model, scale_firing_rates=200)
+    graph = result.to_nir(time_unit="step")
+    conv = graph.nodes["conv2d.w"]
+    assert isinstance(conv, nir.Conv2d) and conv.groups == 1 and conv.weight.shape == (6, 4, 3, 3)
+    assert not conv.weight[:3, 2:].any() and not conv.weight[3:, :2].any()
+    nk_nir.write(graph, tmp_path / "grouped.nir")
+    graph = nk_nir.read(tmp_path / "grouped.nir")
+    x = rng.uniform(size=(1, 5, 5, 4))
+    expected = result.run(x, n_steps=30)[0]
+    np.testing.assert_allclose(reference.simulate(graph, x[0], 30)["output"], expected)
+    assert expected.max() > 0
