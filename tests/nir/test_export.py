@@ -203,3 +203,26 @@ def test_grouped_convolution_as_a_full_kernel(rng, tmp_path):
     expected = result.run(x, n_steps=30)[0]
     np.testing.assert_allclose(reference.simulate(graph, x[0], 30)["output"], expected)
     assert expected.max() > 0
+
+
+def test_conv1d_round_trip(rng):
+    model = keras.Sequential(
+        [
+            keras.Input((9, 3)),
+            keras.layers.Conv1D(4, 3, strides=2, activation="relu", bias_initializer="ones"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2),
+        ]
+    )
+    result = convert(model, scale_firing_rates=200)
+    graph = result.to_nir()
+    assert isinstance(graph.nodes["conv1d.w"], nir.Conv1d)
+    net, inputs, probes = nk_nir.to_nengo(graph)
+    x = rng.uniform(size=(9, 3))
+    with net:
+        nengo.Connection(nengo.Node(x.T.ravel()), inputs["input"], synapse=None)
+    with nengo.Simulator(net, progress_bar=False) as sim:
+        sim.run_steps(30)
+    expected = result.run(x[None], n_steps=30)[0]
+    np.testing.assert_allclose(sim.data[probes["output"]], expected, atol=1e-6)
+    assert np.abs(expected).max() > 0
