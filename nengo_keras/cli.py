@@ -25,7 +25,7 @@ import numpy as np
 
 from . import to_nengo
 from .errors import ConversionError
-from .evaluation import evaluate
+from .run.evaluation import evaluate
 
 EPILOG = "Exit status: 0 success, 1 conversion/export/evaluation failed, 2 bad usage or files."
 
@@ -324,7 +324,7 @@ def _accuracy_table(accuracy, dt, rows=10):
 
 
 def _save_plots(res, folder):
-    from . import plots
+    from .run import plots
 
     figures = {"outputs.png": plots.plot_outputs(res)}
     if res.accuracy is not None:

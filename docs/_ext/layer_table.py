@@ -109,10 +109,11 @@ def table_rows():
     import keras
 
     import nengo_keras.converters  # noqa: F401  (registers the built-in converters)
-    from nengo_keras.registry import _registry
+    from nengo_keras.conversion.registry import CONVERTERS
 
     rows = []
-    for cls, entry in _registry.items():
+    for cls in CONVERTERS.keys():
+        entry = CONVERTERS.get(cls)
         is_layer = issubclass(cls, keras.layers.Layer)
         tier, nir = _measure(cls) if is_layer else ("", "")
         rows.append(

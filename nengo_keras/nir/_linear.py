@@ -7,7 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 from nengo.dists import Distribution
 
-from ..converters._spatial import before_pads, conv_matrix, split_channels
+from ..converters._lib.windows import before_pads, conv_matrix, split_channels
 
 
 def connection_matrix(conn):

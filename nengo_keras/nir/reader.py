@@ -14,7 +14,7 @@ import nengo
 import nir
 import numpy as np
 
-from ..converters._spatial import conv_matrix
+from ..converters._lib.windows import conv_matrix
 
 _INTEGRATOR = 1e6  # a CubaLIF membrane this slow is read as integrate-and-fire
 
