@@ -29,5 +29,5 @@ def rng():
 settings.register_profile(
     "ci", max_examples=60, deadline=None, derandomize=True, database=None, print_blob=True
 )
-settings.register_profile("dev", max_examples=60, deadline=None, print_blob=True)
+settings.register_profile("dev", max_examples=500, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -45,15 +45,17 @@ def check_graph(graph):
     else:
         assert not must_fail, f"{sorted(graph.shared)} share weights but converted"
         event("converted")
-        # a plain call: model.predict would trace a tf.function for every
-        # example, which costs ten times the rest of the check
-        expected = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+        # predict_on_batch: predict's compiled function without its per-call
+        # set-up (5x faster). Not an eager call: with oneDNN, TensorFlow's eager
+        # Conv1D(2, 1, data_format="channels_first") on (2, 2) inputs adds the
+        # bias along the wrong axis.
+        expected = model.predict_on_batch(inputs if len(inputs) > 1 else inputs[0])
         expected = expected if isinstance(expected, (list, tuple)) else [expected]
         got = result.predict(inputs)
         got = got if isinstance(got, list) else [got]
         assert len(got) == len(expected)
         for i, (g, e) in enumerate(zip(got, expected)):
-            assert_close(g, keras.ops.convert_to_numpy(e), rtol=1e-4, atol=1e-5, what=f"output {i}")
+            assert_close(g, e, rtol=1e-4, atol=1e-5, what=f"output {i}")
     after = snapshot(model)
     assert after[1] == before[1], "model.get_config() changed"
     for (path, old), (_, new) in zip(before[0], after[0], strict=True):
