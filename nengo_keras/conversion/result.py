@@ -244,10 +244,12 @@ class ConvertedModel:
             Simulator time step (default: the model's ``dt``, else 0.001). A
             model with spiking or synapse layers matches Keras only at the
             ``dt`` of its layers.
-        simulator : type or "nengo_dl", optional
+        simulator : type or "keras" or "nengo_dl", optional
             Simulator class (default `nengo.Simulator`, built with
             ``optimize=False``, which builds large converted networks many times
             faster at the same speed per step); any Nengo backend works.
+            ``"keras"`` runs the operators Nengo builds on whole minibatches,
+            compiled, on the active Keras backend (`nengo_keras.run.keras_engine`).
             ``"nengo_dl"`` runs `nengo_dl.Simulator` in minibatches (optional
             extra: ``pip install nengo-keras[nengo-dl]``).
         probes : list, optional
@@ -257,12 +259,13 @@ class ConvertedModel:
         seed : int, optional
             Seed of the build; sample ``i`` runs with seed ``seed + 1 + i``.
         executor : None, str or concurrent.futures.Executor
-            Where samples run: None or ``"serial"`` (here), ``"threads"``,
+            Where the reference simulator's samples run: None or ``"serial"``
+            (here), ``"auto"`` (processes only where they pay), ``"threads"``,
             ``"processes"`` or any Executor (see `nengo_keras.evaluate`).
         n_workers : int, optional
             Number of parallel workers (default: the number of CPUs).
         minibatch_size : int, optional
-            Minibatch size for ``simulator="nengo_dl"``.
+            Minibatch size for ``simulator="keras"`` and ``"nengo_dl"``.
         sim_kwargs
             Passed to the simulator.
 

@@ -2,6 +2,8 @@
 
 - `simulation`: inputs in, outputs out (``ConvertedModel.run``/``verify``);
   other engines (NengoDL) plug in with `simulation.register_engine`;
+- `keras_engine`: ``simulator="keras"``, the operators Nengo builds run on
+  whole minibatches as compiled Keras computations;
 - `executors`: one simulator per worker, run serially, in threads or in
   processes;
 - `evaluation`: `evaluate`: accuracy over time, firing rates, synaptic
@@ -19,7 +21,7 @@ May import: `nengo_keras.conversion`, `nengo_keras.converters`,
 """
 
 from ..conversion.registry import add_hook
-from . import evaluation, executors, plots, simulation, synops
+from . import evaluation, executors, keras_engine, plots, simulation, synops
 
 add_hook("run_batch", simulation.run_batch)
 add_hook("prepare_inputs", simulation.prepare_inputs)

@@ -200,22 +200,33 @@ def evaluate(
         Which model output to score (a key of ``converted.outputs``; default
         the first).
     executor : None, str or concurrent.futures.Executor
-        None (default): a process pool of ``n_workers`` processes; ``"serial"``,
-        ``"threads"``, ``"processes"``, or any Executor, e.g. a Dask client's
+        Where the reference simulator's samples run. None (default): ``"auto"``
+        (or ``"processes"`` when ``n_workers`` is given). ``"auto"`` runs the
+        first samples here, timing them, and hands the rest to a process pool
+        only if that is expected to finish sooner (enough samples, enough idle
+        CPUs; see `nengo_keras.run.executors.choose_executor`), so it is never
+        much slower than ``"serial"``. Also ``"serial"``, ``"threads"``,
+        ``"processes"``, or any Executor, e.g. a Dask client's
         ``client.get_executor()``. Each worker builds its simulator once. A
         network that cannot be pickled runs serially (with a warning). Results
         do not depend on the executor or on the chunking. Where processes are
         spawned rather than forked (macOS, Windows), each worker first imports
         TensorFlow, and scripts need an ``if __name__ == "__main__":`` guard.
+        Ignored by ``simulator="keras"`` and ``"nengo_dl"``, which run
+        minibatches themselves.
     n_workers : int, optional
         Number of workers (default: the number of CPUs; 1 runs serially).
     chunk_size : int, optional
         Samples per task sent to a worker.
-    simulator : type or "nengo_dl", optional
-        Simulator class (default `nengo.Simulator`); ``"nengo_dl"`` runs NengoDL
-        (optional extra, see `nengo_keras.nengo_dl.backend`) in minibatches.
+    simulator : type or "keras" or "nengo_dl", optional
+        Simulator class (default `nengo.Simulator`, the reference); ``"keras"``
+        runs the same operators batched and compiled on the active Keras backend
+        (see `nengo_keras.run.keras_engine`; fastest, GPU when present);
+        ``"nengo_dl"`` runs NengoDL (optional extra, see
+        `nengo_keras.nengo_dl.backend`) in minibatches.
     minibatch_size : int, optional
-        NengoDL minibatch size (default ``min(n_samples, 32)``).
+        Minibatch size of ``"keras"`` and ``"nengo_dl"`` (default
+        ``min(n_samples, 32)``); memory grows with it, not with the data set.
     progress_bar : bool
         Show a tqdm progress bar over samples.
     seed : int, optional
@@ -223,7 +234,8 @@ def evaluate(
     label : str, optional
         Name of this run in plots (default: the network's label).
     sim_kwargs
-        Passed to the simulator.
+        Passed to the simulator (``simulator="keras"``: ``dtype`` and
+        ``jit_compile``, see `nengo_keras.run.keras_engine.Program`).
 
     Returns
     -------
@@ -241,7 +253,7 @@ def evaluate(
     if dt is None:
         dt = 0.001 if converted.dt is None else converted.dt
     if executor is None and engine_for(simulator) is None:
-        executor = "processes"
+        executor = "auto" if n_workers is None else "processes"
     inputs, n_steps = prepare_inputs(converted, x, n_steps)
     key = list(converted.outputs)[0] if output is None else output
     probe = converted.outputs[key]
