@@ -356,6 +356,7 @@ def _measure(model, options, calib, label, scales):
             stacklevel=4,
         )
         return None
+    check_calibration_data(result, calib.x)
     with result.net:
         probes = [nengo.Probe(rec[1].neurons, "input") for rec in recorder.records]
     with warnings.catch_warnings():
@@ -370,6 +371,14 @@ def _measure(model, options, calib, label, scales):
         # every step counts (one per sample, or the time axis of temporal models)
         entry[2].append((shape, current.reshape(-1, current.shape[-1]) / scale))
     return groups
+
+
+def check_calibration_data(result, x):
+    """Raise (naming ``scale_firing_rates``) if the calibration samples do not
+    fit the model's inputs or are not finite, before they are simulated."""
+    from ._arguments import check_inputs
+
+    check_inputs(result, "option scale_firing_rates (calibration samples)", x)
 
 
 def _layer_rates(layer, neuron_type, groups, calib):

@@ -24,7 +24,9 @@ import time
 
 import numpy as np
 
+from ._arguments import check_output, check_run_arguments
 from ._fanout import fan_out
+from .result import ConvertedModel
 from .simulation import prepare_inputs, run_inputs
 
 
@@ -238,6 +240,18 @@ def evaluate(
     """
     from .nengo_dl_backend import is_nengo_dl
 
+    if not isinstance(converted, ConvertedModel):
+        hint = " (pass converter.result)" if hasattr(converted, "result") else ""
+        raise TypeError(
+            f"evaluate expects what nengo_keras.to_nengo returned (a ConvertedModel), "
+            f"got {type(converted).__name__}{hint}"
+        )
+    check_run_arguments(
+        converted, "evaluate", x, n_steps, dt, simulator, sim_kwargs, own=(evaluate,),
+        seed=seed, counts={"n_workers": n_workers, "chunk_size": chunk_size,
+                           "minibatch_size": minibatch_size},
+    )
+    check_output(converted, "evaluate", output)
     start = time.perf_counter()
     if dt is None:
         dt = 0.001 if converted.dt is None else converted.dt

@@ -156,6 +156,15 @@ def _lookup_mapping(mapping, op, source):
     return None if entry is None else _as_entry(entry, source)
 
 
+def matches(key, op):
+    """Whether a ``converters=`` / `converter_scope` key applies to ``op``."""
+    if isinstance(key, str):
+        return key == getattr(op, "name", None)
+    if isinstance(key, type):
+        return _by_mro(type(op), {key: True}) is not None
+    return key is op
+
+
 def _by_mro(cls, mapping):
     for klass in cls.__mro__:
         if klass in mapping:

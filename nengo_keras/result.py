@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import collections.abc
+import numbers
 import warnings
 
 import keras
@@ -11,6 +12,7 @@ import nengo
 import numpy as np
 
 from . import _keras_graph as kg
+from ._arguments import check_dt, check_inputs, check_run_arguments
 from .values import Value
 
 
@@ -257,6 +259,11 @@ class ConvertedModel:
         """
         from .simulation import run_batch
 
+        check_run_arguments(
+            self, "run", x, n_steps, dt, simulator, sim_kwargs, own=(ConvertedModel.run,),
+            seed=seed, probes=probes,
+            counts={"n_workers": n_workers, "minibatch_size": minibatch_size},
+        )
         if dt is None:
             dt = 0.001 if self.dt is None else self.dt
         elif self.dt is not None and dt != self.dt:
@@ -321,6 +328,8 @@ class ConvertedModel:
         """
         from .simulation import prepare_inputs
 
+        if dt is not None:
+            check_dt("present", dt)
         dt = (0.001 if self.dt is None else self.dt) if dt is None else dt
         feeds = [node.output for node in self.inputs.values()]
         if x is None:
@@ -333,6 +342,7 @@ class ConvertedModel:
             batched = [np.asarray(v)[None] for v in x]
         else:
             batched = np.asarray(x)[None]
+        check_inputs(self, "present", batched)
         data, _ = prepare_inputs(self, batched, 1)
         for feed, flat in zip(feeds, data):
             feed.set(flat[0], dt)
@@ -341,6 +351,12 @@ class ConvertedModel:
         """The outputs as ``model.predict`` gives them: the last step,
         ``(batch, *output_shape)`` (in a temporal model, outputs with a time axis
         are whole sequences, ``(batch, n_steps, *shape)``)."""
+        check_run_arguments(
+            self, "predict", x, n_steps, kwargs.get("dt"), kwargs.get("simulator"),
+            kwargs, own=(ConvertedModel.predict, ConvertedModel.run),
+            seed=kwargs.get("seed"), probes=kwargs.get("probes"),
+            counts={k: kwargs.get(k) for k in ("n_workers", "minibatch_size")},
+        )
         out = self.run(x, n_steps=n_steps, **kwargs)
         keys = list(self.outputs)
         outs = out if isinstance(out, list) else [out]
@@ -355,7 +371,7 @@ class ConvertedModel:
             return keras.tree.pack_sequence_as(self._input_structure, list(arrays))
         return arrays if len(arrays) > 1 else arrays[0]
 
-    def verify(self, inputs=None, atol=1e-5, rtol=1e-4, simulator=None):
+    def verify(self, inputs=None, atol=None, rtol=None, simulator=None):
         """Check that the network computes what the Keras model computes.
 
         Runs both on the same inputs (default: one uniform random sample in
@@ -363,7 +379,10 @@ class ConvertedModel:
         model's inputs have) for one step (temporal: the whole sequence) and
         compares every output:
         ``max|nengo - keras| <= atol + rtol * max|keras|``, i.e. ``rtol`` is
-        relative to the output's scale.
+        relative to the output's scale. By default ``atol=1e-5`` and
+        ``rtol=1e-4``; a model that computes in ``float16`` or ``bfloat16``
+        rounds far more in Keras, so there ``rtol`` defaults to 8 times the
+        dtype's machine epsilon (about 0.008 and 0.06).
 
         Returns
         -------
@@ -382,6 +401,9 @@ class ConvertedModel:
         from .simulation import check_verifiable, format_inputs
 
         check_verifiable(self)
+        atol, rtol, note = tolerances(self.model, atol, rtol)
+        if inputs is not None:
+            check_inputs(self, "verify", inputs)
         if inputs is None:
             rng = np.random.default_rng(0)
             steps = []
@@ -403,8 +425,37 @@ class ConvertedModel:
                 raise ValueError(
                     f"Nengo output for {kt.name!r} differs from Keras: max |error| = "
                     f"{err:.3g}, output scale {scale:.3g} (atol={atol}, rtol={rtol})"
+                    f"{note}"
                 )
         return True
+
+
+# machine epsilon of the floating dtypes Keras computes in
+_EPSILON = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
+
+
+def tolerances(model, atol=None, rtol=None):
+    """``(atol, rtol, note)`` for `ConvertedModel.verify`: defaults that fit the
+    least precise dtype the model computes in, and a note for the error
+    message saying when that dtype explains a difference."""
+    dtypes = {getattr(layer, "compute_dtype", None) for layer in kg.all_layers(model)}
+    dtype = max((d for d in dtypes if d in _EPSILON), key=_EPSILON.get, default="float32")
+    eps = _EPSILON[dtype]
+    low = eps > _EPSILON["float32"]
+    for name, tol in (("atol", atol), ("rtol", rtol)):
+        if tol is not None and not (isinstance(tol, numbers.Real) and 0 <= tol < np.inf):
+            raise ValueError(
+                f"verify: {name}={tol!r}, but tolerances are finite numbers >= 0 "
+                f"(or None for the default)"
+            )
+    atol = 1e-5 if atol is None else atol
+    rtol = (8 * eps if low else 1e-4) if rtol is None else rtol
+    note = (
+        f"; the model computes in {dtype} (machine epsilon {eps:.2g}), whose rounding "
+        f"in Keras alone gives errors of that relative size: pass a larger rtol if "
+        f"this is rounding" if low else ""
+    )
+    return atol, rtol, note
 
 
 def _random_input(rng, tensor, shape):
