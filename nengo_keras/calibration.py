@@ -290,8 +290,10 @@ def calibrate(model, calibration, **options):
     >>> result = nengo_keras.to_nengo(model, swap_activations={"relu": nengo.LIF()},
     ...                               scale_firing_rates=table.scales)
     """
-    from .options import Options
+    from .options import Options, check_keywords
 
+    known = [f.name for f in dataclasses.fields(Options)] + ["label"]
+    check_keywords("calibrate", options, known, extra=" (the to_nengo options)")
     calib = as_calibration(calibration)
     if calib is None:
         raise TypeError(
