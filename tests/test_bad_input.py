@@ -57,7 +57,8 @@ OPTION_CASES = {
     "synapse inf": ({"synapse": float("inf")}, ValueError, ["synapse=inf", "finite", "None"]),
     "synapse negative": ({"synapse": -0.01}, ValueError, ["synapse=-0.01", ">= 0", "0.005"]),
     "synapse Lowpass(inf)": (
-        {"synapse": nengo.Lowpass(np.inf)}, ValueError, ["synapse=Lowpass", "infinite", "finite tau"]
+        {"synapse": nengo.Lowpass(np.inf)}, ValueError,
+        ["synapse=Lowpass", "infinite", "finite tau"],
     ),
     "synapse bool": ({"synapse": True}, TypeError, ["synapse", "got True", "synapse=0.005"]),
     "scale True": (
@@ -222,7 +223,9 @@ x_inf[1, 3] = -np.inf
 DATA_CASES = {
     "scalar": (np.float64(1.0), ValueError, ["input 'pixels' is a scalar", "(batch, 4)"]),
     "no batch axis": (np.ones(4), ValueError, ["input 'pixels'", "got (4,)", "x[None]"]),
-    "empty batch": (np.ones((0, 4)), ValueError, ["input 'pixels' has no samples", "at least one"]),
+    "empty batch": (
+        np.ones((0, 4)), ValueError, ["input 'pixels' has no samples", "at least one"]
+    ),
     "zero time steps": (np.ones((2, 0, 4)), ValueError, ["input 'pixels' has 0 time steps"]),
     "wrong width": (np.ones((2, 5)), ValueError, ["input 'pixels'", "(batch, 4)", "got (2, 5)"]),
     "list of samples": (
@@ -259,7 +262,8 @@ MULTI_CASES = {
     "three arrays": (lambda: [np.ones((2, 3))] * 3, ["2 input(s)", "list of 3"]),
     "missing key": (lambda: {"a": np.ones((2, 3))}, ["no data for the model inputs ['b']"]),
     "batch sizes differ": (
-        lambda: [np.ones((2, 3)), np.ones((3, 2))], ["different numbers of samples", "'a': 2", "'b': 3"]
+        lambda: [np.ones((2, 3)), np.ones((3, 2))],
+        ["different numbers of samples", "'a': 2", "'b': 3"],
     ),
 }
 
@@ -289,7 +293,8 @@ cal_nan[4, 0] = np.nan
 SCALE_CASES = {
     "wrong length": (
         {"hidden": [1.0, 2.0]}, ValueError,
-        ["scale_firing_rates", "layer 'hidden' (Dense)", "shape (2,)", "3 neurons", "{'hidden': 100}"],
+        ["scale_firing_rates", "layer 'hidden' (Dense)", "shape (2,)", "3 neurons",
+         "{'hidden': 100}"],
     ),
     "too many": ({"hidden": np.ones(5)}, ValueError, ["layer 'hidden'", "shape (5,)"]),
     "calibration wrong width": (
