@@ -62,6 +62,12 @@ class Options:
             self.allow_fallback = False
         check_synapse(self.synapse)
         check_converters(self.converters)
+        if self.swap_activations is not None and not isinstance(self.swap_activations, dict):
+            raise TypeError(
+                f"option swap_activations must be a dict {{activation: neuron type}}, "
+                f"got {_short(self.swap_activations)}; e.g. swap_activations="
+                f"{{'relu': nengo.SpikingRectifiedLinear()}}"
+            )
         if self.temporal is not None and not isinstance(self.temporal, (bool, np.bool_)):
             raise TypeError(
                 f"option temporal must be None (auto-detect), True or False, got "
@@ -172,6 +178,12 @@ def check_scale(scale):
             f"*input_shape) (or a nengo_keras.calibration.RateCalibration)"
         )
     if isinstance(scale, dict):
+        for key in scale:
+            if not isinstance(key, str) and not hasattr(key, "name"):
+                raise TypeError(
+                    f"option scale_firing_rates: key {key!r} is not a layer or a layer "
+                    f"name; key the dict by layer names, e.g. {{'dense': 100}}"
+                )
         items = scale.items()
     else:
         items = [("scale_firing_rates", scale)]

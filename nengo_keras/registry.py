@@ -103,6 +103,11 @@ def register_converter(cls, fn=None, *, values=None):
         return lambda f: register_converter(cls, f, values=values)
     if not isinstance(cls, type):
         raise TypeError(f"register_converter expects a class, got {cls!r}")
+    if not callable(fn):
+        raise TypeError(
+            f"register_converter({cls.__name__}, ...): the converter {fn!r} is not a "
+            f"function; expected fn(layer, ctx, *inputs) returning Nengo objects"
+        )
     values = _marked(fn) if values is None else values
     _registry[cls] = Entry(fn, values=values, source=f"registry[{cls.__name__}]")
     return fn
@@ -128,8 +133,15 @@ def converter_scope(converters):
     >>> with nengo_keras.converter_scope({keras.layers.Dense: my_dense}):
     ...     result = nengo_keras.to_nengo(model)
     """
+    converters = dict(converters)
+    for key, fn in converters.items():
+        if not callable(fn):
+            raise TypeError(
+                f"converter_scope: the converter for {getattr(key, '__name__', key)!r} "
+                f"is {fn!r}, not a function; expected fn(layer, ctx, *inputs)"
+            )
     stack = _scope_stack()
-    stack.append(dict(converters))
+    stack.append(converters)
     try:
         yield
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import collections.abc
+import difflib
 import numbers
 import warnings
 
@@ -53,7 +54,9 @@ class TensorMap(collections.abc.Mapping):
         if len(unique) == 1:
             return unique[0]
         if not unique:
-            raise KeyError(f"no tensor of the converted graph matches {what}")
+            close = difflib.get_close_matches(str(key), list(self._by_name), n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise KeyError(f"no tensor of the converted graph matches {what}{hint}")
         raise KeyError(
             f"{what} has {len(unique)} output tensors (a shared layer or several "
             f"outputs); index with the Keras tensor instead"

@@ -89,6 +89,14 @@ OPTION_CASES = {
     "converters bad key": (
         {"converters": {3: lambda *a: None}}, TypeError, ["converters: key 3", "layer name"]
     ),
+    "swap_activations not a dict": (
+        {"swap_activations": "relu"}, TypeError,
+        ["swap_activations must be a dict", "'relu'", "SpikingRectifiedLinear()"],
+    ),
+    "scale dict bad key": (
+        {"scale_firing_rates": {0: 10.0}}, TypeError,
+        ["scale_firing_rates: key 0", "layer names", "{'dense': 100}"],
+    ),
     "label not a string": ({"label": 5}, TypeError, ["label must be a string", "got 5"]),
     "temporal not a bool": (
         {"temporal": "yes"}, TypeError, ["option temporal", "True or False", "'yes'"]
@@ -445,3 +453,40 @@ def test_verify_bad_tolerance(no_simulator):
     with pytest.raises(ValueError) as info:
         _converted().verify(atol=-1)
     check_message(info.value, "atol=-1", ">= 0")
+
+
+# --- converter registry and lookups by name ---------------------------------------------
+
+
+def _register_not_callable():
+    nengo_keras.register_converter(L.Dense, 5)
+
+
+def _scope_not_callable():
+    with nengo_keras.converter_scope({"hidden": 5}):
+        pass
+
+
+def _layer_typo():
+    return _converted().layers["hiden"]
+
+
+REGISTRY_CASES = {
+    "register_converter not callable": (
+        _register_not_callable, TypeError, ["register_converter(Dense", "not a function"]
+    ),
+    "converter_scope not callable": (
+        _scope_not_callable, TypeError, ["converter_scope", "'hidden'", "not a function"]
+    ),
+    "layers key misspelled": (
+        _layer_typo, KeyError, ["matches name 'hiden'", "did you mean 'hidden'"]
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(REGISTRY_CASES))
+def test_bad_registry_or_lookup(case, no_simulator):
+    call, error, parts = REGISTRY_CASES[case]
+    with pytest.raises(error) as info:
+        call()
+    check_message(info.value, *parts)
