@@ -15,7 +15,7 @@ import pytest
 
 import nengo_keras
 from nengo_keras import ConversionError
-from nengo_keras.calibration import RateCalibration
+from nengo_keras.spiking.calibration import RateCalibration
 
 L = keras.layers
 SPIKING = {"relu": nengo.SpikingRectifiedLinear()}
@@ -144,7 +144,7 @@ CALLS = {
     "ConvertedModel.evaluate": lambda kw: _converted().evaluate(
         np.ones((2, 4)), executor="serial", progress_bar=False, **kw
     ),
-    "calibrate": lambda kw: nengo_keras.calibration.calibrate(
+    "calibrate": lambda kw: nengo_keras.spiking.calibration.calibrate(
         dense_model(), np.ones((4, 4)), **kw
     ),
 }
