@@ -223,15 +223,17 @@ def _arrange(result, caller, x, keys, names):
         return arrays
     arrays = list(x) if isinstance(x, (list, tuple)) else [x]
     if len(arrays) != len(keys):
-        kind = "list" if isinstance(x, (list, tuple)) else "single array"
+        given = (
+            f"a list of {len(arrays)} array(s)" if isinstance(x, (list, tuple))
+            else "a single array"
+        )
         hint = (
             "; for one input pass a single array shaped (batch, ...) (np.stack the "
             "samples)" if len(keys) == 1 else ""
         )
         raise ValueError(
-            f"{caller}: the model has {len(keys)} input(s) {names}, but x is a {kind} "
-            f"of {len(arrays)} array(s); pass a list in model input order or a dict "
-            f"keyed by input name{hint}"
+            f"{caller}: the model has {len(keys)} input(s) {names}, but x is {given}; "
+            f"pass a list in model input order or a dict keyed by input name{hint}"
         )
     return arrays
 
