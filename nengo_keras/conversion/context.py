@@ -69,6 +69,7 @@ class ConversionContext:
         self.output_shapes = []
         self.flags = set()
         self._used_scales = set()
+        self._scaled_layers = set()  # layers with neurons (named if a key is unused)
         self._synapses = {}  # Ensemble -> synapse on what leaves its neurons
         self.calibrating = None  # a calibration.Recorder during calibration
         self.walker = None
@@ -345,6 +346,7 @@ class ConversionContext:
             return default
         if not isinstance(scale, dict):
             return scale
+        self._scaled_layers.add(getattr(layer, "name", str(layer)))
         for key in (layer, getattr(layer, "name", None)):
             if key is not None and key in scale:
                 self._used_scales.add(key)
@@ -366,7 +368,7 @@ class ConversionContext:
         if scale.ndim == 1 and scale.size == value.size:
             pass  # already one scale per neuron
         else:
-            scale = np.broadcast_to(scale, value.shape).ravel()
+            scale = _broadcast_scale(self.layer, scale, value.shape)
         if self.calibrating is not None:
             neuron_type, scale = self.calibrating.substitute(self, neuron_type, value, scale)
         value, gain = _scale_as_gain(value, scale)
@@ -418,6 +420,8 @@ class ConversionContext:
             builder = activations.builder(target)
             if builder is not None:
                 kwargs = activations.parameters(activation, target, builder, params)
+                # named if the layer misses the allowed tiers (see the walker)
+                self.flags.add(f"activation:{target}")
                 return builder(self, value, **kwargs)
         return self.fallback_function(activation if callable(activation) else target, [value], value.shape)
 
@@ -477,6 +481,22 @@ class ConversionContext:
         )
         self.flags.add("fallback")
         return self.node(KerasFunction(fn), inputs, shape)
+
+
+def _broadcast_scale(layer, scale, shape):
+    """``scale`` broadcast against the neurons' ``shape``, flat; a ValueError
+    naming the layer and the option if it does not fit."""
+    try:
+        return np.broadcast_to(scale, shape).ravel()
+    except ValueError:
+        name = getattr(layer, "name", layer)
+        raise ValueError(
+            f"option scale_firing_rates: the scale for {describe(layer)} has shape "
+            f"{scale.shape}, which fits neither its {int(np.prod(shape))} neurons "
+            f"(one scale each) nor their shape {tuple(shape)} (by broadcasting, e.g. "
+            f"one per channel: shape {tuple(shape)[-1:]}). Pass a number or an "
+            f"array of a fitting shape, e.g. scale_firing_rates={{{name!r}: 100}}"
+        ) from None
 
 
 def _scale_as_gain(value, scale):

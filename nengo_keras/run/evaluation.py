@@ -25,6 +25,8 @@ import time
 
 import numpy as np
 
+from ..conversion.result import ConvertedModel
+from .arguments import check_output, check_run_arguments
 from .synops import fan_out
 from .simulation import engine_for, prepare_inputs, run_inputs
 
@@ -249,6 +251,18 @@ def evaluate(
     >>> res = nengo_keras.evaluate(spiking, x_test, y_test, n_steps=60)
     >>> res.accuracy[-1], res.mean_rates
     """
+    if not isinstance(converted, ConvertedModel):
+        hint = " (pass converter.result)" if hasattr(converted, "result") else ""
+        raise TypeError(
+            f"evaluate expects what nengo_keras.to_nengo returned (a ConvertedModel), "
+            f"got {type(converted).__name__}{hint}"
+        )
+    check_run_arguments(
+        converted, "evaluate", x, n_steps, dt, simulator, sim_kwargs, own=(evaluate,),
+        seed=seed, counts={"n_workers": n_workers, "chunk_size": chunk_size,
+                           "minibatch_size": minibatch_size},
+    )
+    check_output(converted, "evaluate", output)
     start = time.perf_counter()
     if dt is None:
         dt = 0.001 if converted.dt is None else converted.dt
