@@ -129,11 +129,11 @@ def test_spiking_networks_equal_reference(make, rng):
 ])
 def test_neuron_types_with_gains_and_initial_voltages(neuron, rng):
     inp = keras.Input((4,))
-    x = L.Dense(12, activation="relu")(inp)
+    x = L.Dense(12, activation="relu", name="hidden")(inp)
     model = keras.Model(inp, L.Dense(3)(x))
     scale = np.linspace(50, 200, 12)  # per-neuron gains
     result = nengo_keras.to_nengo(model, swap_activations={"relu": neuron},
-                                  scale_firing_rates=scale, synapse=nengo.Alpha(0.004))
+                                  scale_firing_rates={"hidden": scale}, synapse=nengo.Alpha(0.004))
     refs, gots = both(result, rng.uniform(size=(3, 4)), 30, dtype=DTYPE)
     assert_equalish(refs, gots, "float64" if TF else "float32")
 
