@@ -15,7 +15,7 @@ import nengo
 
 from ..errors import ConversionError
 from . import graph as kg
-from . import time_axis as _temporal
+from . import time_axis
 from .context import ConversionContext
 from .node_functions import InputFeed
 from .options import Options
@@ -176,9 +176,9 @@ def convert(model, options, label=None, calibrating=None):
         hook(net)
     ctx = ConversionContext(options, net)
     ctx.calibrating = calibrating
-    ctx.dt = _temporal.model_dt(model)
-    if _temporal.resolve(options.temporal, model):
-        ctx.time = ctx.axis = _temporal.TimeAxis()
+    ctx.dt = time_axis.model_dt(model)
+    if time_axis.resolve(options.temporal, model):
+        ctx.time = ctx.axis = time_axis.TimeAxis()
         problems = ctx.time.add_inputs(graph)
         if problems:
             raise ConversionError(problems)
