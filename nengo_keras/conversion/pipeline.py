@@ -151,8 +151,13 @@ def to_nengo(
     if not isinstance(model, keras.Model):
         raise TypeError(f"to_nengo expects a keras.Model, got {type(model).__name__}")
     start = time.perf_counter()
-    # e.g. calibration: measures rates and sets options.scale_firing_rates
-    finishers = [hook(model, options, label) for hook in hooks("before")]
+    # e.g. calibration: measures rates and returns options with the scales it chose
+    finishers = []
+    for hook in hooks("before"):
+        change = hook(model, options, label)
+        if change is not None:
+            options, finish = change
+            finishers.append(finish)
     result = convert(model, options, label)
     for finish in finishers:
         if finish is not None:
