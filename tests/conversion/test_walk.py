@@ -148,60 +148,6 @@ class Unknown(L.Layer):
         return keras.ops.cumprod(x, axis=-1) * 2
 
 
-class Traceable(L.Layer):
-    """A custom layer made of keras.ops and a weight: converts by tracing."""
-
-    def build(self, shape):
-        self.gain = self.add_weight(shape=(shape[-1],), initializer="random_normal")
-
-    def call(self, x):
-        return keras.ops.relu(x) * self.gain + x
-
-
-def test_fallback_node_computes_keras_layer():
-    inp = keras.Input((4,))
-    x = L.Dense(3)(inp)
-    out = Unknown(name="unknown")(x)
-    model = keras.Model(inp, out)
-    with pytest.warns(UserWarning, match="unknown"):
-        result = check_conversion(model)
-    assert tiers(result)["unknown"] == "fallback"
-
-
-class NoisyUnknown(L.Layer):
-    """A running product (no Nengo equivalent), plus noise unless ``training`` is False."""
-
-    def call(self, x, training=True):
-        x = keras.ops.cumprod(x, axis=-1)
-        if training:
-            x = x + keras.random.normal(keras.ops.shape(x))
-        return x
-
-
-def test_fallback_node_runs_the_layer_in_inference_mode():
-    """model.predict calls layers with training=False, whatever their default
-    (and whatever the functional graph recorded): so does the fallback."""
-    inp = keras.Input((4,))
-    model = keras.Model(inp, NoisyUnknown(name="noisy")(L.Dense(4)(inp)))
-    with pytest.warns(UserWarning, match="noisy"):
-        result = check_conversion(model)
-    assert tiers(result)["noisy"] == "fallback"
-
-
-def test_custom_layer_converts_through_its_call():
-    inp = keras.Input((4,))
-    block = Traceable(name="traced")
-    out = block(L.Dense(4, bias_initializer="normal")(inp))
-    model = keras.Model(inp, out)
-    calls = len(block._inbound_nodes), len(block._outbound_nodes)
-    result = check_conversion(model, allow_fallback=False)
-    assert tiers(result)["traced"] == "neural"
-    assert result.report[-1].converter == "convert_traced"
-    assert (len(block._inbound_nodes), len(block._outbound_nodes)) == calls
-    with pytest.raises(nengo_keras.ConversionError, match="traced"):
-        nengo_keras.to_nengo(model, allow_fallback=False, trace_layers=False)
-
-
 def test_no_fallback_lists_every_unconvertible_layer():
     inp = keras.Input((4,))
     x = Unknown(name="first")(inp)
