@@ -47,7 +47,6 @@ NOT_YET_MIRRORED = {
     "converter.py",
     "errors.py",
     "run/simulation.py",
-    "spiking/spike_aware.py",
 }
 
 
