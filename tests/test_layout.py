@@ -46,7 +46,6 @@ NOT_YET_MIRRORED = {
     "converters/time_distributed.py",
     "converter.py",
     "errors.py",
-    "run/simulation.py",
 }
 
 
