@@ -38,7 +38,6 @@ NOT_YET_MIRRORED = {
     "conversion/activation_map.py",
     "conversion/protocol.py",
     "conversion/time_axis.py",
-    "conversion/values.py",
     "converters/_lib/numpy_ref.py",
     "converters/_lib/probing.py",
     "converters/_lib/rectifiers.py",
