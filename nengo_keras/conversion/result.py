@@ -192,6 +192,21 @@ class ConvertedModel:
             )
         return "\n".join(lines)
 
+    def to_nir(self, **kwargs):
+        """The network as a `nir.NIRGraph` (optional extra ``nengo-keras[nir]``).
+
+        Same as ``nengo_keras.nir.to_nir(self, **kwargs)``; raises
+        `nengo_keras.nir.NIRExportError` listing every layer NIR cannot express.
+
+        Examples
+        --------
+        >>> graph = spiking.to_nir()
+        >>> nir.write("net.nir", graph)
+        """
+        from ..nir import to_nir  # optional extra: imported on use
+
+        return to_nir(self, **kwargs)
+
     # --- running ----------------------------------------------------------------
 
     def probe(self, key, synapse=None):

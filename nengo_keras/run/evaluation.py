@@ -20,6 +20,7 @@ Definitions (per sample presented for ``n_steps`` steps of ``dt`` seconds):
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 
 import numpy as np
@@ -133,12 +134,12 @@ class EvaluationResult:
 
     def summary(self):
         """A table of rates and synaptic operations per layer, as a string."""
-        rows = [("layer", "neurons", "type", "mean rate (Hz)", "synops/sample")]
+        rows = [("layer", "neurons", "type", "mean rate", "synops/sample")]
         for name, a in self.layers.items():
-            rows.append(
-                (name, str(a.n_neurons), a.neuron_type, f"{a.mean_rate:.4g}",
-                 f"{np.mean(a.synops):.4g}")
-            )
+            # rate neurons output an activation, not spikes per second
+            rate = f"{a.mean_rate:.4g} Hz" if a.spiking else f"{a.mean_rate:.4g} (activation)"
+            kind = re.sub(r"\([^()]*\)", "", a.neuron_type)  # type names, no parameters
+            rows.append((name, str(a.n_neurons), kind, rate, f"{np.mean(a.synops):.4g}"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
         lines.insert(1, "-" * len(lines[0]))
