@@ -9,7 +9,7 @@ import nengo
 import numpy as np
 
 from ..errors import Unsupported, describe
-from . import activation_map as activations
+from . import activation_map
 from .graph import Graph
 from .node_functions import KerasFunction, NodeFunction, to_numpy
 from .registry import ACTIVATIONS, find_converter
@@ -61,7 +61,7 @@ class ConversionContext:
         self.options = options
         self.network = network
         self.root_network = network
-        self.swaps = activations.Swaps(options.swap_activations)
+        self.swaps = activation_map.Swaps(options.swap_activations)
         self.layer = None
         self.call = None
         self.call_index = 0
@@ -374,8 +374,8 @@ class ConversionContext:
         value, gain = _scale_as_gain(value, scale)
         uniform = np.all(scale == scale[0])
         out_scale = None
-        if uniform and activations.has_amplitude(neuron_type):
-            neuron_type = activations.with_amplitude(neuron_type, 1.0 / scale[0])
+        if uniform and activation_map.has_amplitude(neuron_type):
+            neuron_type = activation_map.with_amplitude(neuron_type, 1.0 / scale[0])
         elif not np.all(scale == 1):
             out_scale = 1.0 / scale
         ens = nengo.Ensemble(
@@ -417,9 +417,9 @@ class ConversionContext:
         if kind == "neurons":
             return self.neurons(value, target)
         if isinstance(target, str):
-            builder = activations.builder(target)
+            builder = activation_map.builder(target)
             if builder is not None:
-                kwargs = activations.parameters(activation, target, builder, params)
+                kwargs = activation_map.parameters(activation, target, builder, params)
                 # named if the layer misses the allowed tiers (see the walker)
                 self.flags.add(f"activation:{target}")
                 return builder(self, value, **kwargs)

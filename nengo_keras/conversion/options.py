@@ -17,9 +17,22 @@ from .registry import hooks, matches
 TIERS = ("neural", "node", "fallback")
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Options:
-    """Validated conversion options (see `nengo_keras.to_nengo`)."""
+    """Validated conversion options (see `nengo_keras.to_nengo`).
+
+    Frozen: one conversion reads one set of options. A feature that changes
+    them (calibration choosing ``scale_firing_rates``) makes a new one with
+    `dataclasses.replace`, which validates it again.
+
+    Examples
+    --------
+    >>> options = Options(tiers="neural")
+    >>> options.tiers, options.allow_fallback
+    (('neural',), False)
+    >>> dataclasses.replace(options, synapse=0.005).synapse
+    0.005
+    """
 
     allow_fallback: bool = True
     swap_activations: dict | None = None
@@ -49,9 +62,9 @@ class Options:
                 raise TypeError(
                     f"option {flag} must be True or False, got {getattr(self, flag)!r}"
                 )
-        if isinstance(self.tiers, str):
-            self.tiers = (self.tiers,)
-        self.tiers = tuple(self.tiers)
+        # normalised in place: __post_init__ is the one writer of a frozen Options
+        tiers = (self.tiers,) if isinstance(self.tiers, str) else self.tiers
+        object.__setattr__(self, "tiers", tuple(tiers))
         bad = [t for t in self.tiers if t not in TIERS]
         if bad or not self.tiers:
             close = difflib.get_close_matches(str(bad[0]), TIERS, n=1) if bad else []
@@ -61,7 +74,7 @@ class Options:
                 f"{TIERS}{hint}"
             )
         if "fallback" not in self.tiers:
-            self.allow_fallback = False
+            object.__setattr__(self, "allow_fallback", False)
         check_synapse(self.synapse)
         check_converters(self.converters)
         if self.swap_activations is not None and not isinstance(self.swap_activations, dict):

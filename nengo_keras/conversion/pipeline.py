@@ -15,7 +15,7 @@ import nengo
 
 from ..errors import ConversionError
 from . import graph as kg
-from . import time_axis as _temporal
+from . import time_axis
 from .context import ConversionContext
 from .node_functions import InputFeed
 from .options import Options, check_label, checks_keywords, warn_unmatched_converters
@@ -153,8 +153,13 @@ def to_nengo(
         raise TypeError(f"to_nengo expects a keras.Model, got {type(model).__name__}")
     check_label(label)
     start = time.perf_counter()
-    # e.g. calibration: measures rates and sets options.scale_firing_rates
-    finishers = [hook(model, options, label) for hook in hooks("before")]
+    # e.g. calibration: measures rates and returns options with the scales it chose
+    finishers = []
+    for hook in hooks("before"):
+        change = hook(model, options, label)
+        if change is not None:
+            options, finish = change
+            finishers.append(finish)
     result = convert(model, options, label)
     for finish in finishers:
         if finish is not None:
@@ -178,9 +183,9 @@ def convert(model, options, label=None, calibrating=None):
         hook(net)
     ctx = ConversionContext(options, net)
     ctx.calibrating = calibrating
-    ctx.dt = _temporal.model_dt(model)
-    if _temporal.resolve(options.temporal, model):
-        ctx.time = ctx.axis = _temporal.TimeAxis()
+    ctx.dt = time_axis.model_dt(model)
+    if time_axis.resolve(options.temporal, model):
+        ctx.time = ctx.axis = time_axis.TimeAxis()
         problems = ctx.time.add_inputs(graph)
         if problems:
             raise ConversionError(problems)

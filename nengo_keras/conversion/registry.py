@@ -259,8 +259,10 @@ def add_hook(name, fn):
     Features above the engine (calibration, the NengoDL facade) plug in so,
     instead of the engine importing them. Points: ``"scale_option"``
     (``fn(value) -> bool``: the ``scale_firing_rates`` value is one the hook
-    handles), ``"before"`` (``fn(model, options, label) -> finish or None``:
-    runs before the walk; ``finish(result)`` runs on the result),
+    handles), ``"before"`` (``fn(model, options, label) -> (options, finish) or
+    None``: runs before the walk; the `Options` are frozen, so a hook that
+    changes them returns new ones, which the later hooks and the walk get;
+    ``finish(result)``, if not None, runs on the result),
     ``"network"`` (``fn(net)``: each new top-level network) and the runners
     that `nengo_keras.run` lends `ConvertedModel` (``"run_batch"``,
     ``"evaluate"``, ``"prepare_inputs"``, ``"format_inputs"``,

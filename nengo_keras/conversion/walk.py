@@ -9,7 +9,7 @@ import warnings
 import nengo
 
 from . import graph as kg
-from . import time_axis as _temporal
+from . import time_axis
 from ..errors import ConversionError, Unsupported, describe
 from .registry import FALLBACK, TRACE, find_converter, special
 from .values import Value
@@ -197,7 +197,7 @@ class Walker:
         reported here or upstream)."""
         try:
             return self.ctx.axis.enter(node, entry)
-        except _temporal.Broken:
+        except time_axis.Broken:
             return None
         except Unsupported as e:
             self.problems.append((node.op, e.what, e.fix))

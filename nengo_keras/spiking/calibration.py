@@ -442,17 +442,20 @@ def _is_calibration(scale):
 
 
 def _calibrate_before_conversion(model, options, label):
-    """The ``"before"`` hook: choose the scales, report them on the result."""
+    """The ``"before"`` hook: choose the scales, report them on the result.
+
+    Returns the options with the chosen scales in place of the calibration
+    settings (a new `Options`: they are frozen) and the finishing step.
+    """
     calib = as_calibration(options.scale_firing_rates)
     if calib is None:
         return None
     table = run_calibration(model, options, calib, label)
-    options.scale_firing_rates = table.scales
 
     def finish(result):
         result.firing_rates = table
 
-    return finish
+    return dataclasses.replace(options, scale_firing_rates=table.scales), finish
 
 
 # calibration sits above the engine: it plugs into every to_nengo call here
