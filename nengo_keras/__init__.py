@@ -15,6 +15,8 @@ Examples
 ...     sim.step()
 """
 
+import importlib.util
+
 from . import conversion, converters, nengo_dl, run, spiking
 from . import converter  # noqa: F401  (nengo_keras.converter.LayerConverter, as in NengoDL)
 from .conversion import activation_map as activations
@@ -36,6 +38,11 @@ from .nengo_dl.compat import Converter
 from .run.evaluation import EvaluationResult, LayerActivity, evaluate
 from .spiking import calibration, callbacks, layers
 from .version import __version__
+
+# NIR export (the optional extra nengo-keras[nir]) sits above everything else;
+# without the `nir` package, nengo_keras.nir says how to install it
+if importlib.util.find_spec("nir") is not None:
+    from . import nir
 
 __all__ = [
     "Affine",
@@ -69,9 +76,9 @@ __all__ = [
 
 
 def __getattr__(name):
-    # nengo_keras.nir needs the optional `nir` package: import it on first use
+    # reached only when the import of nengo_keras.nir above failed
     if name == "nir":
-        import importlib
-
-        return importlib.import_module(".nir", __name__)
+        raise ImportError(
+            "nengo_keras.nir needs the `nir` package: pip install 'nengo-keras[nir]'"
+        )
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,7 +25,13 @@ import numpy as np
 
 from . import to_nengo
 from .errors import ConversionError
+from .run import plots
 from .run.evaluation import evaluate
+
+try:  # the optional extra nengo-keras[nir]
+    from . import nir as nk_nir
+except ImportError as e:
+    nk_nir, _NIR_MISSING = None, str(e)
 
 EPILOG = "Exit status: 0 success, 1 conversion/export/evaluation failed, 2 bad usage or files."
 
@@ -226,11 +232,9 @@ def _inspect(args):
 
 
 def _exportable(result):
-    try:
-        from .nir import check_network
-    except ImportError:
+    if nk_nir is None:
         return "unknown (pip install 'nengo-keras[nir]')"
-    problems = check_network(result)
+    problems = nk_nir.check_network(result)
     if not problems:
         return "yes"
     lines = [f"no ({len(problems)} problems)"]
@@ -246,10 +250,8 @@ def _convert(args):
             raise UsageError(f"{path}: folder {path.parent} does not exist")
     result = _convert_model(args)
     if args.nir is not None:
-        try:
-            from . import nir as nk_nir
-        except ImportError as e:
-            raise UsageError(str(e)) from None
+        if nk_nir is None:
+            raise UsageError(_NIR_MISSING)
         nk_nir.write(result, args.nir, time_unit=args.time_unit)
         print(f"wrote {args.nir} (NIR, dt={result.dt or 0.001:g} s, time unit {args.time_unit})")
     if args.output is not None:
@@ -324,8 +326,6 @@ def _accuracy_table(accuracy, dt, rows=10):
 
 
 def _save_plots(res, folder):
-    from .run import plots
-
     figures = {"outputs.png": plots.plot_outputs(res)}
     if res.accuracy is not None:
         figures["accuracy.png"] = plots.plot_accuracy([res])

@@ -207,9 +207,13 @@ class ConvertedModel:
         >>> graph = spiking.to_nir()
         >>> nir.write("net.nir", graph)
         """
-        from ..nir import to_nir  # optional extra: imported on use
-
-        return to_nir(self, **kwargs)
+        found = hooks("to_nir")  # plugged in by nengo_keras.nir, which sits above
+        if not found:
+            raise ImportError(
+                "ConvertedModel.to_nir needs the `nir` package (the optional extra "
+                "nengo-keras[nir]): pip install 'nengo-keras[nir]'"
+            )
+        return found[-1](self, **kwargs)
 
     # --- running ----------------------------------------------------------------
 

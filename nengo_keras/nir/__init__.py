@@ -28,6 +28,9 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 from .checks import NIRExportError, check_network
 from .export import to_nir
 from .reader import to_nengo
+from ..conversion.registry import add_hook
+
+add_hook("to_nir", to_nir)  # ConvertedModel.to_nir
 
 __all__ = [
     "NIRExportError", "check_network", "exportable", "read", "to_nengo", "to_nir", "write",
