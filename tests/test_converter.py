@@ -171,6 +171,33 @@ def test_swap_activations_rejects_unknown_keys():
         nengo_keras.to_nengo(_dense_model(), swap_activations={"nope": nengo.LIF()})
 
 
+@pytest.mark.parametrize(
+    "value, error, match",
+    [
+        (nengo.LIF, TypeError, r"did you mean nengo\.LIF\(\)\?"),
+        (nengo.SpikingRectifiedLinear, TypeError, r"SpikingRectifiedLinear\(\)"),
+        ("spiking", ValueError, "'spiking' is not a known activation"),
+        (5, TypeError, "got 5"),
+        (keras.layers.ReLU, TypeError, "class"),
+    ],
+)
+def test_swap_activations_rejects_bad_values(value, error, match):
+    with pytest.raises(error, match=match) as info:
+        nengo_keras.to_nengo(_dense_model(), swap_activations={"relu": value})
+    assert "swap_activations['relu']" in str(info.value)
+
+
+@pytest.mark.parametrize("value", [None, "tanh", keras.activations.sigmoid])
+def test_swap_activations_accepts_activations(value):
+    # the swapped network computes the model with the other activation
+    model = _dense_model()
+    swapped = _dense_model("linear" if value is None else value)
+    swapped.set_weights(model.get_weights())
+    result = nengo_keras.to_nengo(model, swap_activations={"relu": value})
+    x = random_inputs(model, batch=3)[0]
+    assert_close(result.predict(x), swapped.predict(x, verbose=0))
+
+
 @pytest.mark.parametrize("scale", [10.0, {"hidden": 5.0}])
 def test_scale_firing_rates_keeps_rate_outputs(scale):
     model = _dense_model()
