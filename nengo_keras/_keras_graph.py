@@ -9,6 +9,7 @@ file, and the rest of the package works with the plain records defined below.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 
 import keras
@@ -29,6 +30,12 @@ class GraphNode:
     output_tensors: list
     """KerasTensors produced by the call, flattened."""
     _keras_node: object = dataclasses.field(repr=False)
+    masks: dict = dataclasses.field(default_factory=dict)
+    """Keras' implicit masks: ``{call argument: mask tensor(s)}`` that Keras
+    passes at run time but the graph does not record (their tensors end
+    ``input_tensors``)."""
+    masked_inputs: dict = dataclasses.field(default_factory=dict)
+    """``{id(input tensor): its mask tensor}`` for the inputs that carry one."""
 
     @property
     def name(self):
@@ -42,7 +49,10 @@ class GraphNode:
         values : dict
             Maps ``id(keras_tensor)`` to the replacement.
         """
-        return self._keras_node.arguments.fill_in(values)
+        args, kwargs = self._keras_node.arguments.fill_in(values)
+        for name, masks in self.masks.items():
+            kwargs[name] = _map_masks(lambda m: values[id(m)], masks)
+        return args, kwargs
 
     def constant_kwargs(self):
         """Keyword arguments of the call that are not tensors."""
@@ -147,18 +157,131 @@ def _graph(model, inputs, outputs, function):
             node_inputs = list(node.arguments.keras_tensors)
             if any(id(x) not in known for x in node_inputs):
                 continue  # not reachable from the model inputs (Keras skips these too)
-            node_outputs = list(node.outputs)
-            known.update(id(x) for x in node_outputs)
-            nodes.append(
-                GraphNode(
-                    op=node.operation,
-                    call_index=_call_index(node),
-                    input_tensors=node_inputs,
-                    output_tensors=node_outputs,
-                    _keras_node=node,
-                )
-            )
+            graph_node = _graph_node(node)
+            _add_implicit_masks(graph_node, known, nodes)
+            known.update(id(x) for x in graph_node.output_tensors)
+            nodes.append(graph_node)
     return Graph(model=model, inputs=list(inputs), outputs=list(outputs), nodes=nodes)
+
+
+def _graph_node(node):
+    return GraphNode(
+        op=node.operation,
+        call_index=_call_index(node),
+        input_tensors=list(node.arguments.keras_tensors),
+        output_tensors=list(node.outputs),
+        _keras_node=node,
+    )
+
+
+def _map_masks(fn, masks):
+    """``fn`` applied to every leaf of nested lists/tuples; None stays None."""
+    if isinstance(masks, (list, tuple)):
+        return type(masks)(_map_masks(fn, m) for m in masks)
+    return None if masks is None else fn(masks)
+
+
+def _leaves(structure):
+    """The leaves of nested lists/tuples that are not None."""
+    flat = []
+    _map_masks(flat.append, structure)
+    return flat
+
+
+def call_takes(layer, name):
+    """Whether ``layer.call`` has a parameter ``name``."""
+    try:
+        return name in inspect.signature(layer.call).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def implicit_masks(node):
+    """The masks Keras would pass to ``node``'s call by itself.
+
+    A layer whose ``call`` takes ``mask`` (one tensor argument) or
+    ``<argument>_mask`` (several) receives at run time the masks its input
+    tensors carry (from ``Embedding(mask_zero=True)``, ``Masking``...,
+    passed along by layers that support masking). Keras does not always
+    record them in the graph. Returns ``{argument name: mask tensor(s)}``
+    and ``{id(input tensor): mask tensor}``.
+    """
+    op = node.operation
+    if not isinstance(op, keras.layers.Layer):
+        return {}, {}
+    try:
+        params = inspect.signature(op.call).parameters
+        bound = inspect.signature(op.call).bind(*node.arguments.args, **node.arguments.kwargs)
+    except (TypeError, ValueError):
+        return {}, {}
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    tensors = {  # the arguments Keras counts as tensor arguments
+        k: v for k, v in bound.arguments.items()
+        if params[k].kind not in variadic
+        and _leaves(v)
+        and all(is_keras_tensor(x) for x in _leaves(v))
+    }
+    if len(tensors) == 1:
+        wanted = {"mask": next(iter(tensors.values()))} if "mask" in params else {}
+    else:
+        wanted = {f"{k}_mask": v for k, v in tensors.items() if f"{k}_mask" in params}
+    masks, masked = {}, {}
+    for name, value in wanted.items():
+        if bound.arguments.get(name) is not None:
+            continue  # given explicitly
+        found = _map_masks(lambda x: getattr(x, "_keras_mask", None), value)
+        if _leaves(found):
+            masks[name] = found
+            for x in _leaves(value):
+                if getattr(x, "_keras_mask", None) is not None:
+                    masked[id(x)] = x._keras_mask
+    return masks, masked
+
+
+def _add_implicit_masks(graph_node, known, nodes):
+    """Give ``graph_node`` Keras' implicit masks, adding the nodes that compute
+    them (from tensors already ``known``) to ``nodes``; raise if they cannot be
+    computed from the model's inputs."""
+    masks, masked = implicit_masks(graph_node._keras_node)
+    if not masks:
+        return
+    tensors = _leaves(list(masks.values()))
+    for m in tensors:
+        if not _add_producers(m, known, nodes):
+            raise ConversionError(
+                [
+                    (
+                        graph_node.op,
+                        f"Keras passes this call a mask ({m.name!r}) that is not "
+                        f"computed from the model's inputs",
+                        "pass the mask explicitly (e.g. `attention_mask=`), or "
+                        "remove `mask_zero`/`Masking` before this layer",
+                    )
+                ]
+            )
+    graph_node.masks = masks
+    graph_node.masked_inputs = masked
+    graph_node.input_tensors = graph_node.input_tensors + tensors
+
+
+def _add_producers(tensor, known, nodes, depth=0):
+    """Append the nodes computing ``tensor`` from ``known`` tensors, in order."""
+    if id(tensor) in known:
+        return True
+    history = producer(tensor)
+    if history is None or depth > 100:
+        return False
+    op, index, _ = history
+    node = op._inbound_nodes[index]
+    if node.is_input or not all(
+        _add_producers(x, known, nodes, depth + 1) for x in node.arguments.keras_tensors
+    ):
+        return False
+    graph_node = _graph_node(node)
+    _add_implicit_masks(graph_node, known, nodes)
+    known.update(id(x) for x in graph_node.output_tensors)
+    nodes.append(graph_node)
+    return True
 
 
 def trace(layer, graph_node):
@@ -177,6 +300,9 @@ def trace(layer, graph_node):
         if id(kt) not in distinct:
             distinct[id(kt)] = keras.KerasTensor(kt.shape, dtype=kt.dtype)
     fresh = [distinct[id(kt)] for kt in graph_node.input_tensors]
+    for kt, mask in graph_node.masked_inputs.items():
+        # layers such as MultiHeadAttention read the mask off their inputs
+        distinct[kt]._keras_mask = distinct[id(mask)]
     args, kwargs = graph_node.fill_in(distinct)
     return _trace_call(layer, fresh, args, kwargs)
 

@@ -15,6 +15,7 @@ import keras
 import nengo
 import numpy as np
 
+from .. import _keras_graph as kg
 from .._linear import selection
 from ..errors import ConversionError
 from ..layers import Alpha, Lowpass, SpikingActivation
@@ -132,14 +133,20 @@ register_converter(Alpha, convert_synapse, values=True)
 
 
 @register_converter(keras.layers.TimeDistributed, values=True)
-def convert_time_distributed(layer, ctx, x, **_):
+def convert_time_distributed(layer, ctx, x, *mask, **_):
     """The wrapped layer's converter on one time step.
 
     In a temporal model the time axis is Nengo's time, so the layer converts
     once on the per-step shape. Otherwise each of the ``x.shape[0]`` slices
-    gets its own copy.
+    gets its own copy. A Keras ``mask`` matters only to a wrapped layer whose
+    call takes one (Keras drops it otherwise).
     """
     inner = layer.layer
+    if mask and kg.call_takes(inner, "mask"):
+        ctx.unsupported(
+            f"a Keras mask reaches the wrapped {type(inner).__name__}, which uses it",
+            "allow the fallback, or remove the mask (mask_zero / Masking) before it",
+        )
     entry = find_converter(inner, ctx.options.converters)
     if entry is None:
         ctx.unsupported(
