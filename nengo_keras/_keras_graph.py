@@ -73,8 +73,10 @@ class Graph:
     inputs: list
     outputs: list
     nodes: list
-    # how a subclassed model's call receives the inputs (None: positionally)
+    # how the model's call receives the inputs (None: positionally)
     structure: object = None
+    # how the model returns its outputs (None: ``outputs`` as they are)
+    output_structure: object = None
 
 
 def integer_dtype(dtype):
@@ -144,7 +146,13 @@ def graph_of(model):
                 )
             ]
         )
-    return _graph(model, functional._inputs, functional._outputs, functional)
+    graph = _graph(model, functional._inputs, functional._outputs, functional)
+    inputs = functional._inputs_struct
+    flat = isinstance(inputs, (list, tuple)) and all(is_keras_tensor(x) for x in inputs)
+    if not (is_keras_tensor(inputs) or flat):
+        graph.structure = inputs  # e.g. a dict: the arrays must be packed into it
+    graph.output_structure = functional._outputs_struct
+    return graph
 
 
 def _graph(model, inputs, outputs, function):
@@ -356,17 +364,20 @@ def _trace_call(layer, fresh, args, kwargs):
     layers = layer._flatten_layers(include_self=True) if hasattr(layer, "_flatten_layers") else [layer]
     saved = [(x, list(x._inbound_nodes), list(x._outbound_nodes)) for x in layers]
     try:
-        outputs = keras.tree.flatten(layer.call(*args, **kwargs))
+        returned = layer.call(*args, **kwargs)
+        outputs = keras.tree.flatten(returned)
         if not all(is_keras_tensor(x) for x in outputs):
             raise TypeError("the call returned something other than tensors")
         inputs = {id(x) for x in fresh}
         computed = [x for x in outputs if id(x) not in inputs]
         if not computed:  # the call returns its inputs (identity at inference)
-            return Graph(model=layer, inputs=list(fresh), outputs=outputs, nodes=[])
+            return Graph(model=layer, inputs=list(fresh), outputs=outputs, nodes=[],
+                         output_structure=returned)
         distinct = list({id(x): x for x in fresh}.values())
         graph = _graph(layer, distinct, computed, keras.Function(distinct, computed))
         graph.inputs = list(fresh)  # one per input position, as the caller's values
         graph.outputs = outputs
+        graph.output_structure = returned
         return graph
     finally:
         for x, inbound, outbound in saved:

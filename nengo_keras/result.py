@@ -115,7 +115,7 @@ class ConvertedModel:
 
     def __init__(
         self, net, model, inputs, outputs, values, report, context, conversion_time,
-        input_structure=None,
+        input_structure=None, output_structure=None,
     ):
         self.net = net
         self.model = model
@@ -133,6 +133,10 @@ class ConvertedModel:
         self.dt = getattr(context, "dt", None)
         self._ctx = context
         self._input_structure = input_structure
+        # one (tensor, probe) per output position (a tensor may repeat), and
+        # how the model returns them
+        self._output_list = list(outputs)
+        self._output_structure = output_structure
 
     def shape_of(self, key):
         """Shape of a tensor's Nengo value: without the batch axis (and without
@@ -252,9 +256,31 @@ class ConvertedModel:
 
         Returns
         -------
-        array or list of arrays
-            One array per output (or probe), shaped ``(batch, n_steps, *shape)``.
+        array or list or dict of arrays
+            One array per output, shaped ``(batch, n_steps, *shape)``, in the
+            structure the Keras model returns them (one array, a list, a dict
+            with the same keys...); with ``probes``, one array per probe
+            (a list if several).
         """
+        outs = self._run_flat(
+            x, n_steps, dt=dt, simulator=simulator, probes=probes,
+            progress_bar=progress_bar, seed=seed, executor=executor,
+            n_workers=n_workers, minibatch_size=minibatch_size, **sim_kwargs,
+        )
+        if probes is not None:
+            return outs if len(outs) > 1 else outs[0]
+        return self._as_keras_returns(outs)
+
+    def _as_keras_returns(self, flat):
+        """One array per output position, arranged as ``model.predict`` returns them."""
+        if self._output_structure is None:
+            return flat if len(flat) > 1 else flat[0]
+        packed = keras.tree.pack_sequence_as(self._output_structure, list(flat))
+        # a Functional model returns a list or tuple of one as its element
+        return packed[0] if isinstance(packed, (list, tuple)) and len(packed) == 1 else packed
+
+    def _run_flat(self, x, n_steps=1, *, dt=None, probes=None, **kwargs):
+        """`run`, returning a flat list: one array per output position (or probe)."""
         from .simulation import run_batch
 
         if dt is None:
@@ -264,22 +290,12 @@ class ConvertedModel:
                 f"running with dt={dt}, but the model's layers use dt={self.dt}; "
                 f"the outputs will differ from Keras",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        return run_batch(
-            self,
-            x,
-            n_steps=n_steps,
-            dt=dt,
-            simulator=simulator,
-            probes=probes,
-            progress_bar=progress_bar,
-            seed=seed,
-            executor=executor,
-            n_workers=n_workers,
-            minibatch_size=minibatch_size,
-            **sim_kwargs,
-        )
+        if probes is None:
+            probes = [p for _, p in self._output_list]
+        out = run_batch(self, x, n_steps=n_steps, dt=dt, probes=probes, **kwargs)
+        return out if isinstance(out, list) else [out]
 
     def evaluate(self, x, y=None, n_steps=1, **kwargs):
         """Accuracy per step, firing rates and synaptic operations on a dataset.
@@ -341,11 +357,12 @@ class ConvertedModel:
         """The outputs as ``model.predict`` gives them: the last step,
         ``(batch, *output_shape)`` (in a temporal model, outputs with a time axis
         are whole sequences, ``(batch, n_steps, *shape)``)."""
-        out = self.run(x, n_steps=n_steps, **kwargs)
-        keys = list(self.outputs)
-        outs = out if isinstance(out, list) else [out]
+        if kwargs.get("probes") is not None:
+            raise TypeError("predict returns the model outputs; use run(probes=...)")
+        outs = self._run_flat(x, n_steps=n_steps, **kwargs)
+        keys = [kt for kt, _ in self._output_list]
         outs = [o if self._timed(kt) else o[:, -1] for kt, o in zip(keys, outs)]
-        return outs if isinstance(out, list) else outs[0]
+        return self._as_keras_returns(outs)
 
     def _keras_inputs(self, arrays):
         """``arrays`` (one per entry of `inputs`, in order) arranged as the Keras
@@ -390,11 +407,12 @@ class ConvertedModel:
             inputs = [_random_input(rng, kt, (1, *steps) + self.shape_of(kt))
                       for kt in self.inputs]
         arrays = format_inputs(self, inputs)
-        expected = self.model.predict(self._keras_inputs(arrays), verbose=0)
-        expected = expected if isinstance(expected, (list, tuple)) else [expected]
-        got = self.run(arrays, n_steps=1, simulator=simulator)
-        got = got if isinstance(got, list) else [got]
-        for kt, e, g in zip(self.outputs, expected, got):
+        expected = keras.tree.flatten(
+            self.model.predict(self._keras_inputs(arrays), verbose=0)
+        )
+        got = self._run_flat(arrays, n_steps=1, simulator=simulator)
+        keys = [kt for kt, _ in self._output_list]
+        for kt, e, g in zip(keys, expected, got):
             e = np.asarray(e, dtype=np.float64)
             g = (g if self._timed(kt) else g[:, -1]).reshape(e.shape)
             err = np.max(np.abs(g - e)) if e.size else 0.0

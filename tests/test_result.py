@@ -4,6 +4,7 @@ import threading
 
 import keras
 import numpy as np
+import pytest
 
 import nengo_keras
 from tests.helpers import assert_close
@@ -40,3 +41,54 @@ def test_predict_from_several_threads_on_one_result():
     assert not errors
     for i, x in enumerate(xs):
         assert_close(got[i], model.predict(x, verbose=0), what=f"thread {i}")
+
+
+def _dict_model():
+    a = keras.Input((3,), name="a")
+    b = keras.Input((2,), name="b")
+    h = L.Dense(4, activation="relu", name="h")(L.Concatenate()([a, b]))
+    z = L.Dense(2, name="z")(h)
+    # keys out of sorted order, as users write them
+    return keras.Model({"b": b, "a": a}, {"zeta": z, "alpha": h})
+
+
+def _assert_same_structure(got, expected):
+    assert type(got) is type(expected)
+    if isinstance(expected, dict):
+        assert list(got) == list(expected)
+    flat_got, flat_expected = keras.tree.flatten(got), keras.tree.flatten(expected)
+    assert len(flat_got) == len(flat_expected)
+    for g, e in zip(flat_got, flat_expected):
+        assert_close(g, e)
+
+
+def test_dict_outputs_come_back_as_keras_returns_them():
+    model = _dict_model()
+    rng = np.random.default_rng(0)
+    x = {"a": rng.uniform(size=(3, 3)), "b": rng.uniform(size=(3, 2))}
+    result = nengo_keras.to_nengo(model)
+    _assert_same_structure(result.predict(x), model.predict(x, verbose=0))
+    run = result.run(x, n_steps=2)
+    assert list(run) == ["zeta", "alpha"]
+    assert run["alpha"].shape == (3, 2, 4)
+    assert result.verify()
+    assert result.verify(x)
+
+
+@pytest.mark.parametrize(
+    "outputs",
+    [
+        lambda h, z: [h, h, z],  # one tensor twice
+        lambda h, z: (z, [h, {"h": h, "z": z}]),  # nested
+        lambda h, z: [z],  # a list of one: Keras returns the array
+    ],
+)
+def test_output_structures(outputs):
+    inp = keras.Input((3,))
+    h = L.Dense(4, activation="tanh")(inp)
+    z = L.Dense(2)(h)
+    model = keras.Model(inp, outputs(h, z))
+    x = np.random.default_rng(0).uniform(size=(2, 3))
+    result = nengo_keras.to_nengo(model)
+    _assert_same_structure(result.predict(x), model.predict(x, verbose=0))
+    assert result.verify()
