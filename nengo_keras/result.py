@@ -22,6 +22,17 @@ class TensorMap(collections.abc.Mapping):
     """
 
     def __init__(self, items, make=None):
+        self._index(list(items), make)
+
+    def __getstate__(self):
+        # keyed by id(): a pickled copy has new tensors, so store the pairs
+        pairs = [(self._tensors[k], item) for k, item in self._items.items()]
+        return {"pairs": pairs, "make": self._make}
+
+    def __setstate__(self, state):
+        self._index(state["pairs"], state["make"])
+
+    def _index(self, items, make):
         self._items = collections.OrderedDict()
         self._tensors = {}
         self._by_layer = collections.defaultdict(list)
@@ -106,6 +117,9 @@ class ConvertedModel:
         The time step of the model's `nengo_keras.layers` (spiking and synapse
         layers); `run` uses it by default.
 
+    A ConvertedModel pickles (with its Keras model); the copy runs, verifies
+    and looks tensors up by name as the original does.
+
     Examples
     --------
     >>> result = nengo_keras.to_nengo(model)
@@ -137,6 +151,19 @@ class ConvertedModel:
         # how the model returns them
         self._output_list = list(outputs)
         self._output_structure = output_structure
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        time = self._ctx.time
+        if time is not None:  # ids of tensors; a pickled copy has new tensors
+            state["_timed_tensors"] = [kt for kt in self.layers if id(kt) in time.timed]
+        return state
+
+    def __setstate__(self, state):
+        timed = state.pop("_timed_tensors", None)
+        self.__dict__.update(state)
+        if timed is not None:
+            self._ctx.time.timed = {id(kt) for kt in timed}
 
     def shape_of(self, key):
         """Shape of a tensor's Nengo value: without the batch axis (and without

@@ -92,3 +92,36 @@ def test_output_structures(outputs):
     result = nengo_keras.to_nengo(model)
     _assert_same_structure(result.predict(x), model.predict(x, verbose=0))
     assert result.verify()
+
+
+def _temporal_model():
+    inp = keras.Input((None, 3))
+    h = L.Dense(4)(inp)
+    h = nengo_keras.layers.SpikingActivation("relu", dt=0.001)(h)
+    out = L.Dense(2)(nengo_keras.layers.Lowpass(0.01, dt=0.001)(h))
+    return keras.Model(inp, out)
+
+
+@pytest.mark.parametrize("make", [_dense_model, _dict_model, _temporal_model])
+def test_converted_model_pickles(make):
+    import pickle
+
+    model = make()
+    result = nengo_keras.to_nengo(model)
+    rng = np.random.default_rng(0)
+    if make is _dict_model:
+        x = {"a": rng.uniform(size=(2, 3)), "b": rng.uniform(size=(2, 2))}
+    elif make is _temporal_model:
+        x = rng.uniform(size=(2, 5, 3))
+    else:
+        x = rng.uniform(size=(2, 4))
+    copy = pickle.loads(pickle.dumps(result))
+    _assert_same_structure(copy.predict(x), result.predict(x))
+    assert copy.summary() == result.summary()
+    if make is not _temporal_model:
+        assert copy.verify()
+    # every tensor of the graph is still there
+    pairs = list(zip(result.layers, copy.layers))
+    assert len(pairs) == len(result.layers) == len(copy.layers)
+    for old, new in pairs:
+        assert new.name == old.name and copy.shape_of(new) == result.shape_of(old)
