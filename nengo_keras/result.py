@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import collections.abc
+import contextlib
 import warnings
 
 import keras
@@ -407,7 +408,8 @@ class ConvertedModel:
         model's inputs have) for one step (temporal: the whole sequence) and
         compares every output:
         ``max|nengo - keras| <= atol + rtol * max|keras|``, i.e. ``rtol`` is
-        relative to the output's scale.
+        relative to the output's scale. The model's variables (e.g. the
+        state of stateful layers) are left as they were.
 
         Returns
         -------
@@ -434,10 +436,11 @@ class ConvertedModel:
             inputs = [_random_input(rng, kt, (1, *steps) + self.shape_of(kt))
                       for kt in self.inputs]
         arrays = format_inputs(self, inputs)
-        expected = keras.tree.flatten(
-            self.model.predict(self._keras_inputs(arrays), verbose=0)
-        )
-        got = self._run_flat(arrays, n_steps=1, simulator=simulator)
+        with _variables_kept(self.model):  # stateful layers change their state
+            expected = keras.tree.flatten(
+                self.model.predict(self._keras_inputs(arrays), verbose=0)
+            )
+            got = self._run_flat(arrays, n_steps=1, simulator=simulator)
         keys = [kt for kt, _ in self._output_list]
         for kt, e, g in zip(keys, expected, got):
             e = np.asarray(e, dtype=np.float64)
@@ -450,6 +453,17 @@ class ConvertedModel:
                     f"{err:.3g}, output scale {scale:.3g} (atol={atol}, rtol={rtol})"
                 )
         return True
+
+
+@contextlib.contextmanager
+def _variables_kept(model):
+    """Restore every variable of ``model`` to its value on entry."""
+    saved = [(v, keras.ops.convert_to_numpy(v).copy()) for v in model.variables]
+    try:
+        yield
+    finally:
+        for v, value in saved:
+            v.assign(value)
 
 
 def _random_input(rng, tensor, shape):
