@@ -320,8 +320,6 @@ class ConvertedModel:
                 UserWarning,
                 stacklevel=3,
             )
-        if probes is None:
-            probes = [p for _, p in self._output_list]
         out = run_batch(self, x, n_steps=n_steps, dt=dt, probes=probes, **kwargs)
         return out if isinstance(out, list) else [out]
 

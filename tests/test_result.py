@@ -81,6 +81,7 @@ def test_dict_outputs_come_back_as_keras_returns_them():
         lambda h, z: [h, h, z],  # one tensor twice
         lambda h, z: (z, [h, {"h": h, "z": z}]),  # nested
         lambda h, z: [z],  # a list of one: Keras returns the array
+        lambda h, z: {"r": L.Reshape((2, 2))(h), "z": z},  # outputs keep their shape
     ],
 )
 def test_output_structures(outputs):
