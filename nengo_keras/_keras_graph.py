@@ -196,6 +196,58 @@ def _leaves(structure):
     return flat
 
 
+# operations for which ``axis=None`` means every axis, the batch axis included
+# (reductions to a scalar are caught by their output shape)
+_ALL_AXES_IF_NONE = {"Flip", "Roll", "Cumsum", "Cumprod", "Sort", "Argsort", "Transpose"}
+
+
+def mixes_samples(node):
+    """Why the call combines values of different samples (Nengo runs one
+    sample at a time), or None if it acts on each sample alone."""
+    batched = [x for x in node.input_tensors if len(x.shape) and x.shape[0] is None]
+    if not batched:
+        return None
+    for out in node.output_tensors:
+        if not len(out.shape) or out.shape[0] is not None:
+            return f"its output {tuple(out.shape)} has no batch axis first"
+    op, name = node.op, type(node.op).__name__
+    first = node._keras_node.arguments.args[:1]
+    first = first[0] if first else None
+    if isinstance(first, (list, tuple)) and first:  # concatenate([a, b]), stack...
+        first = first[0]
+    if not (is_keras_tensor(first) and len(first.shape) and first.shape[0] is None):
+        return None  # e.g. take(table, indices): the axis is the constant's
+    rank = len(first.shape)
+    if name == "Reshape" and not isinstance(op, keras.layers.Layer):
+        return _reshape_mixes(first, op.newshape)
+    axes = getattr(op, "axis", getattr(op, "axes", ()))
+    if axes is None:
+        if name in _ALL_AXES_IF_NONE:
+            return "it acts on all axes at once (axis=None), the batch axis included"
+        return None
+    axes = tuple(axes) if isinstance(axes, (list, tuple)) else (axes,)
+    ints = [a % rank for a in axes if isinstance(a, int)]
+    if name == "Transpose":
+        return None if not ints or ints[0] == 0 else f"it moves the batch axis (axes={axes})"
+    if 0 in ints:
+        return f"it acts along the batch axis (axis={axes[0] if len(axes) == 1 else axes})"
+    return None
+
+
+def _reshape_mixes(x, newshape):
+    newshape = tuple(newshape) if isinstance(newshape, (list, tuple)) else (newshape,)
+    per_sample = x.shape[1:]
+    fixed = [s for s in newshape[1:] if s != -1]
+    known = None not in per_sample and -1 not in newshape[1:]
+    if (
+        len(newshape) < 2
+        or newshape[0] not in (-1, None)
+        or (known and math.prod(fixed) != math.prod(per_sample))
+    ):
+        return f"it reshapes to {newshape}, folding the batch axis into others"
+    return None
+
+
 def call_takes(layer, name):
     """Whether ``layer.call`` has a parameter ``name``."""
     try:

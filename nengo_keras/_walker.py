@@ -128,6 +128,19 @@ class Walker:
             )
             return self._placeholders(out_shapes)
         self._check_shared(op)
+        mixing = kg.mixes_samples(node)
+        if mixing:
+            # no fallback: a Keras Node also sees one sample at a time
+            self.problems.append(
+                (
+                    op,
+                    f"{mixing}: the call mixes the samples of a batch, but Nengo "
+                    f"runs one sample at a time",
+                    "keep the batch axis first and apart (e.g. reshape to "
+                    "(-1, *per-sample shape)), or compute this outside the model",
+                )
+            )
+            return self._placeholders(out_shapes)
 
         net = ctx.network
         counts = (len(net.nodes), len(net.ensembles), len(net.networks))
