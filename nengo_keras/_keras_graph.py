@@ -36,6 +36,15 @@ class GraphNode:
     ``input_tensors``)."""
     masked_inputs: dict = dataclasses.field(default_factory=dict)
     """``{id(input tensor): its mask tensor}`` for the inputs that carry one."""
+    shared: bool = False
+    """Whether the operation has other calls in the same graph (set by the
+    walk): only then do names carry the call index."""
+
+    @property
+    def call_name(self):
+        """``name``, or ``name[i]`` for the i-th call of a shared layer."""
+        suffix = f"[{self.call_index}]" if self.shared and self.call_index else ""
+        return self.op.name + suffix
 
     @property
     def name(self):

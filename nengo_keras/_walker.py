@@ -26,7 +26,8 @@ class LayerReport:
     Attributes
     ----------
     name : str
-        Layer name (with ``[i]`` for the i-th call of a shared layer).
+        Layer name (with ``[i]`` for the i-th call of a layer called more than
+        once in the converted graph).
     type : str
         Layer class name.
     converter : str
@@ -75,7 +76,10 @@ class Walker:
         """Convert ``graph`` given the values of its inputs; fills ``values``."""
         uses = collections.Counter(id(x) for n in graph.nodes for x in n.input_tensors)
         uses.update(id(x) for x in graph.outputs)
+        # a loaded model's layers keep the calls Keras made while loading it
+        calls = collections.Counter(id(n.op) for n in graph.nodes)
         for node in graph.nodes:
+            node.shared = calls[id(node.op)] > 1
             inputs = []
             for kt in node.input_tensors:
                 value = values[id(kt)]
@@ -279,7 +283,7 @@ class Walker:
             tier = "node"
         else:
             tier = "neural"
-        name = node.op.name + (f"[{node.call_index}]" if node.call_index else "")
+        name = node.call_name
         if tier not in self.ctx.options.tiers:
             self.problems.append(
                 (

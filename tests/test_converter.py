@@ -366,6 +366,28 @@ def test_loaded_model_converts(tmp_path):
     assert_close(result.predict(x), model.predict(x, verbose=0))
 
 
+def test_loaded_model_reports_layer_names(tmp_path):
+    # a loaded Sequential model keeps the calls Keras made while loading it;
+    # each layer is called once in the converted graph
+    model = keras.Sequential(seed_model().layers)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    result = nengo_keras.to_nengo(loaded)
+    assert [r.name for r in result.report] == [layer.name for layer in loaded.layers]
+    x = random_inputs(model, batch=2, low=0, high=1)[0]
+    res = nengo_keras.evaluate(result, x, executor="serial", progress_bar=False)
+    assert set(res.mean_rates) == {"conv2d", "dense"}
+
+
+def test_shared_layer_calls_are_numbered():
+    inp = keras.Input((3,))
+    shared = L.Dense(3, name="shared")
+    model = keras.Model(inp, shared(shared(inp)))
+    result = nengo_keras.to_nengo(model, split_shared_weights=True)
+    assert [r.name for r in result.report] == ["shared", "shared[1]"]
+
+
 def test_unknown_input_shape_is_a_clear_error():
     inp = keras.Input((None, 3))
     model = keras.Model(inp, L.Dense(2)(inp))
