@@ -205,6 +205,10 @@ def _leaves(structure):
     return flat
 
 
+# operations whose ``axis`` counts the axes of their output (a new axis):
+# where it lands before the batch axis, the output shape says so
+_OUTPUT_AXIS = {"ExpandDims", "Stack", "OneHot", "MultiHot"}
+
 # operations for which ``axis=None`` means every axis, the batch axis included
 # (reductions to a scalar are caught by their output shape)
 _ALL_AXES_IF_NONE = {"Flip", "Roll", "Cumsum", "Cumprod", "Sort", "Argsort", "Transpose"}
@@ -230,6 +234,8 @@ def mixes_samples(node):
     if name == "Reshape" and not isinstance(op, keras.layers.Layer):
         return _reshape_mixes(first, op.newshape)
     axes = getattr(op, "axis", getattr(op, "axes", ()))
+    if name in _OUTPUT_AXIS:
+        return None
     if axes is None:
         if name in _ALL_AXES_IF_NONE:
             return "it acts on all axes at once (axis=None), the batch axis included"
@@ -255,6 +261,16 @@ def _reshape_mixes(x, newshape):
     ):
         return f"it reshapes to {newshape}, folding the batch axis into others"
     return None
+
+
+def attach_masks(graph_node, tensors):
+    """Put the implicit masks of ``graph_node`` on the concrete input tensors
+    (``{id(keras tensor): tensor}``), where layers such as
+    ``MultiHeadAttention`` read them."""
+    from keras.src.backend.common.masking import set_keras_mask
+
+    for kt, mask in graph_node.masked_inputs.items():
+        set_keras_mask(tensors[kt], tensors[id(mask)])
 
 
 def call_takes(layer, name):

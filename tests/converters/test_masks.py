@@ -146,3 +146,15 @@ def test_model_keeps_its_graph():
     before = [list(layer._inbound_nodes) for layer in model.layers]
     nengo_keras.to_nengo(model)
     assert [list(layer._inbound_nodes) for layer in model.layers] == before
+
+
+def test_masked_attention_as_a_fallback_node():
+    # the Keras Node puts the masks back on its inputs, where the layer reads them
+    model, data = _model(_mha)
+    mha = model.layers[-1]
+    result = check_conversion(model, data[0], converters={type(mha): _refuse})
+    assert {r.name: r.tier for r in result.report}[mha.name] == "fallback"
+
+
+def _refuse(layer, ctx, *inputs, **kwargs):
+    ctx.unsupported("refused by the test")
