@@ -2,7 +2,7 @@
 
 Most custom layers (and many Keras layers) compute with ``keras.ops`` and
 other layers. Running ``call`` on symbolic tensors records those operations
-as a small graph (`_keras_graph.trace`), which converts like a nested model.
+as a small graph (`nengo_keras.conversion.graph.trace`), which converts like a nested model.
 Only if that fails does the layer fall back to a Keras-computing Node (or get
 reported): so a user's ``x * self.scale + x`` layer needs no conversion code.
 """
@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import keras
 
-from .. import _keras_graph as kg
-from ..errors import describe
-from ..values import Value
+from ..conversion import graph as kg
+from ..conversion.registry import CONVERTERS, TRACE, Entry
+from ..errors import ConversionError, describe
+from ..conversion.values import Value
 
 
 def convert_traced(layer, ctx, *inputs, **_):
@@ -35,21 +36,22 @@ def convert_traced(layer, ctx, *inputs, **_):
     if ctx.timed:  # a temporal model's call: the traced graph has its time axis
         ctx.time.open(ctx.call, graph)
     # copies: if the trace fails half-way, the caller's values stay untouched
-    values = {
-        id(kt): Value(v.shape, v.terms, v.bias) for kt, v in zip(graph.inputs, inputs)
-    }
-    problems = ctx.walker.walk_strict(graph, values, label=ctx.label())
-    if problems:
-        what = "; ".join(f"{describe(op)}: {w}" for op, w, _ in problems)
+    copies = [Value(v.shape, v.terms, v.bias) for v in inputs]
+    try:
+        return ctx.convert(graph, copies, label=ctx.label(), strict=True)
+    except ConversionError as e:
+        what = "; ".join(f"{describe(op)}: {w}" for op, w, _ in e.problems)
         ctx.unsupported(
             f"no converter for {type(layer).__name__}, and its call uses operations "
             f"without a Nengo equivalent ({what})",
             fix,
         )
-    return [values[id(kt)] for kt in graph.outputs]
 
 
 def _first_line(error, limit=160):
     text = str(error).strip().splitlines()
     text = text[0] if text else ""
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+CONVERTERS.register(TRACE, Entry(convert_traced, convert_traced, "trace"))
