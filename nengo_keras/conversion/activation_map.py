@@ -102,6 +102,39 @@ def is_neuron_type(x):
     return isinstance(x, nengo.neurons.NeuronType)
 
 
+def check_swap_target(key, target):
+    """Raise unless ``target`` is something ``swap_activations`` can swap to:
+    a neuron type instance, None (linear), an activation name or a function."""
+    where = f"swap_activations[{key!r}]"
+    if target is None or is_neuron_type(target):
+        return
+    if isinstance(target, type):
+        prefix = "nengo." if getattr(nengo, target.__name__, None) is target else ""
+        hint = (
+            f"; did you mean {prefix}{target.__name__}()?"
+            if issubclass(target, nengo.neurons.NeuronType)
+            else "."
+        )
+        raise TypeError(
+            f"{where} is the class {target.__name__}, not an instance{hint} "
+            f"Expected a nengo neuron type instance (e.g. nengo.LIF()), None "
+            f"(linear) or an activation (a name such as 'relu', or a function)"
+        )
+    if isinstance(target, str):
+        if canonical_name(target) is None:
+            raise ValueError(
+                f"{where}: {target!r} is not a known activation name; expected a "
+                f"nengo neuron type instance (e.g. nengo.SpikingRectifiedLinear()), "
+                f"None or an activation such as 'relu' or 'tanh'"
+            )
+        return
+    if not callable(target):
+        raise TypeError(
+            f"{where} must be a nengo neuron type instance (e.g. nengo.LIF()), None "
+            f"or an activation (a name or a function), got {target!r}"
+        )
+
+
 class Swaps:
     """The ``swap_activations`` option, normalised, with use tracking.
 
@@ -119,6 +152,7 @@ class Swaps:
         self.used = set()
         self.seen = set()  # names of the model's activations, for warn_unused
         for key, target in swaps.items():
+            check_swap_target(key, target)
             if is_neuron_type(key):
                 self.by_neurons[key] = target
                 self.original[("neurons", key)] = key

@@ -188,7 +188,9 @@ class ConversionContext:
 
     def label(self, suffix=None):
         name = getattr(self.layer, "name", "layer")
-        if self.call_index:
+        if self.call is not None and self.call.op is self.layer:
+            name = self.call.call_name
+        elif self.call_index:
             name = f"{name}[{self.call_index}]"
         return name if suffix is None else f"{name}.{suffix}"
 

@@ -9,9 +9,11 @@ file, and the rest of the package works with the plain records defined below.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 
 import keras
+from keras.src.backend.common.masking import set_keras_mask
 
 from ..errors import ConversionError
 from .registry import SHAPE_RULES
@@ -30,6 +32,21 @@ class GraphNode:
     output_tensors: list
     """KerasTensors produced by the call, flattened."""
     _keras_node: object = dataclasses.field(repr=False)
+    masks: dict = dataclasses.field(default_factory=dict)
+    """Keras' implicit masks: ``{call argument: mask tensor(s)}`` that Keras
+    passes at run time but the graph does not record (their tensors end
+    ``input_tensors``)."""
+    masked_inputs: dict = dataclasses.field(default_factory=dict)
+    """``{id(input tensor): its mask tensor}`` for the inputs that carry one."""
+    shared: bool = False
+    """Whether the operation has other calls in the same graph (set by the
+    walk): only then do names carry the call index."""
+
+    @property
+    def call_name(self):
+        """``name``, or ``name[i]`` for the i-th call of a shared layer."""
+        suffix = f"[{self.call_index}]" if self.shared and self.call_index else ""
+        return self.op.name + suffix
 
     @property
     def name(self):
@@ -43,7 +60,10 @@ class GraphNode:
         values : dict
             Maps ``id(keras_tensor)`` to the replacement.
         """
-        return self._keras_node.arguments.fill_in(values)
+        args, kwargs = self._keras_node.arguments.fill_in(values)
+        for name, masks in self.masks.items():
+            kwargs[name] = _map_masks(lambda m: values[id(m)], masks)
+        return args, kwargs
 
     def constant_kwargs(self):
         """Keyword arguments of the call that are not tensors."""
@@ -64,8 +84,10 @@ class Graph:
     inputs: list
     outputs: list
     nodes: list
-    # how a subclassed model's call receives the inputs (None: positionally)
+    # how the model's call receives the inputs (None: positionally)
     structure: object = None
+    # how the model returns its outputs (None: ``outputs`` as they are)
+    output_structure: object = None
 
 
 def integer_dtype(dtype):
@@ -135,7 +157,13 @@ def graph_of(model):
                 )
             ]
         )
-    return _graph(model, functional._inputs, functional._outputs, functional)
+    graph = _graph(model, functional._inputs, functional._outputs, functional)
+    inputs = functional._inputs_struct
+    flat = isinstance(inputs, (list, tuple)) and all(is_keras_tensor(x) for x in inputs)
+    if not (is_keras_tensor(inputs) or flat):
+        graph.structure = inputs  # e.g. a dict: the arrays must be packed into it
+    graph.output_structure = functional._outputs_struct
+    return graph
 
 
 def _graph(model, inputs, outputs, function):
@@ -148,18 +176,197 @@ def _graph(model, inputs, outputs, function):
             node_inputs = list(node.arguments.keras_tensors)
             if any(id(x) not in known for x in node_inputs):
                 continue  # not reachable from the model inputs (Keras skips these too)
-            node_outputs = list(node.outputs)
-            known.update(id(x) for x in node_outputs)
-            nodes.append(
-                GraphNode(
-                    op=node.operation,
-                    call_index=_call_index(node),
-                    input_tensors=node_inputs,
-                    output_tensors=node_outputs,
-                    _keras_node=node,
-                )
-            )
+            graph_node = _graph_node(node)
+            _add_implicit_masks(graph_node, known, nodes)
+            known.update(id(x) for x in graph_node.output_tensors)
+            nodes.append(graph_node)
     return Graph(model=model, inputs=list(inputs), outputs=list(outputs), nodes=nodes)
+
+
+def _graph_node(node):
+    return GraphNode(
+        op=node.operation,
+        call_index=_call_index(node),
+        input_tensors=list(node.arguments.keras_tensors),
+        output_tensors=list(node.outputs),
+        _keras_node=node,
+    )
+
+
+def _map_masks(fn, masks):
+    """``fn`` applied to every leaf of nested lists/tuples; None stays None."""
+    if isinstance(masks, (list, tuple)):
+        return type(masks)(_map_masks(fn, m) for m in masks)
+    return None if masks is None else fn(masks)
+
+
+def _leaves(structure):
+    """The leaves of nested lists/tuples that are not None."""
+    flat = []
+    _map_masks(flat.append, structure)
+    return flat
+
+
+# operations whose ``axis`` counts the axes of their output (a new axis):
+# where it lands before the batch axis, the output shape says so
+_OUTPUT_AXIS = {"ExpandDims", "Stack", "OneHot", "MultiHot"}
+
+# operations for which ``axis=None`` means every axis, the batch axis included
+# (reductions to a scalar are caught by their output shape)
+_ALL_AXES_IF_NONE = {"Flip", "Roll", "Cumsum", "Cumprod", "Sort", "Argsort", "Transpose"}
+
+
+def mixes_samples(node):
+    """Why the call combines values of different samples (Nengo runs one
+    sample at a time), or None if it acts on each sample alone."""
+    batched = [x for x in node.input_tensors if len(x.shape) and x.shape[0] is None]
+    if not batched:
+        return None
+    for out in node.output_tensors:
+        if not len(out.shape) or out.shape[0] is not None:
+            return f"its output {tuple(out.shape)} has no batch axis first"
+    op, name = node.op, type(node.op).__name__
+    first = node._keras_node.arguments.args[:1]
+    first = first[0] if first else None
+    if isinstance(first, (list, tuple)) and first:  # concatenate([a, b]), stack...
+        first = first[0]
+    if not (is_keras_tensor(first) and len(first.shape) and first.shape[0] is None):
+        return None  # e.g. take(table, indices): the axis is the constant's
+    rank = len(first.shape)
+    if name == "Reshape" and not isinstance(op, keras.layers.Layer):
+        return _reshape_mixes(first, op.newshape)
+    axes = getattr(op, "axis", getattr(op, "axes", ()))
+    if name in _OUTPUT_AXIS:
+        return None
+    if axes is None:
+        if name in _ALL_AXES_IF_NONE:
+            return "it acts on all axes at once (axis=None), the batch axis included"
+        return None
+    axes = tuple(axes) if isinstance(axes, (list, tuple)) else (axes,)
+    ints = [a % rank for a in axes if isinstance(a, int)]
+    if name == "Transpose":
+        return None if not ints or ints[0] == 0 else f"it moves the batch axis (axes={axes})"
+    if 0 in ints:
+        return f"it acts along the batch axis (axis={axes[0] if len(axes) == 1 else axes})"
+    return None
+
+
+def _reshape_mixes(x, newshape):
+    newshape = tuple(newshape) if isinstance(newshape, (list, tuple)) else (newshape,)
+    per_sample = x.shape[1:]
+    fixed = [s for s in newshape[1:] if s != -1]
+    known = None not in per_sample and -1 not in newshape[1:]
+    if (
+        len(newshape) < 2
+        or newshape[0] not in (-1, None)
+        or (known and math.prod(fixed) != math.prod(per_sample))
+    ):
+        return f"it reshapes to {newshape}, folding the batch axis into others"
+    return None
+
+
+def attach_masks(graph_node, tensors):
+    """Put the implicit masks of ``graph_node`` on the concrete input tensors
+    (``{id(keras tensor): tensor}``), where layers such as
+    ``MultiHeadAttention`` read them."""
+    for kt, mask in graph_node.masked_inputs.items():
+        set_keras_mask(tensors[kt], tensors[id(mask)])
+
+
+def call_takes(layer, name):
+    """Whether ``layer.call`` has a parameter ``name``."""
+    try:
+        return name in inspect.signature(layer.call).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def implicit_masks(node):
+    """The masks Keras would pass to ``node``'s call by itself.
+
+    A layer whose ``call`` takes ``mask`` (one tensor argument) or
+    ``<argument>_mask`` (several) receives at run time the masks its input
+    tensors carry (from ``Embedding(mask_zero=True)``, ``Masking``...,
+    passed along by layers that support masking). Keras does not always
+    record them in the graph. Returns ``{argument name: mask tensor(s)}``
+    and ``{id(input tensor): mask tensor}``.
+    """
+    op = node.operation
+    if not isinstance(op, keras.layers.Layer):
+        return {}, {}
+    try:
+        params = inspect.signature(op.call).parameters
+        bound = inspect.signature(op.call).bind(*node.arguments.args, **node.arguments.kwargs)
+    except (TypeError, ValueError):
+        return {}, {}
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    tensors = {  # the arguments Keras counts as tensor arguments
+        k: v for k, v in bound.arguments.items()
+        if params[k].kind not in variadic
+        and _leaves(v)
+        and all(is_keras_tensor(x) for x in _leaves(v))
+    }
+    if len(tensors) == 1:
+        wanted = {"mask": next(iter(tensors.values()))} if "mask" in params else {}
+    else:
+        wanted = {f"{k}_mask": v for k, v in tensors.items() if f"{k}_mask" in params}
+    masks, masked = {}, {}
+    for name, value in wanted.items():
+        if bound.arguments.get(name) is not None:
+            continue  # given explicitly
+        found = _map_masks(lambda x: getattr(x, "_keras_mask", None), value)
+        if _leaves(found):
+            masks[name] = found
+            for x in _leaves(value):
+                if getattr(x, "_keras_mask", None) is not None:
+                    masked[id(x)] = x._keras_mask
+    return masks, masked
+
+
+def _add_implicit_masks(graph_node, known, nodes):
+    """Give ``graph_node`` Keras' implicit masks, adding the nodes that compute
+    them (from tensors already ``known``) to ``nodes``; raise if they cannot be
+    computed from the model's inputs."""
+    masks, masked = implicit_masks(graph_node._keras_node)
+    if not masks:
+        return
+    tensors = _leaves(list(masks.values()))
+    for m in tensors:
+        if not _add_producers(m, known, nodes):
+            raise ConversionError(
+                [
+                    (
+                        graph_node.op,
+                        f"Keras passes this call a mask ({m.name!r}) that is not "
+                        f"computed from the model's inputs",
+                        "pass the mask explicitly (e.g. `attention_mask=`), or "
+                        "remove `mask_zero`/`Masking` before this layer",
+                    )
+                ]
+            )
+    graph_node.masks = masks
+    graph_node.masked_inputs = masked
+    graph_node.input_tensors = graph_node.input_tensors + tensors
+
+
+def _add_producers(tensor, known, nodes, depth=0):
+    """Append the nodes computing ``tensor`` from ``known`` tensors, in order."""
+    if id(tensor) in known:
+        return True
+    history = producer(tensor)
+    if history is None or depth > 100:
+        return False
+    op, index, _ = history
+    node = op._inbound_nodes[index]
+    if node.is_input or not all(
+        _add_producers(x, known, nodes, depth + 1) for x in node.arguments.keras_tensors
+    ):
+        return False
+    graph_node = _graph_node(node)
+    _add_implicit_masks(graph_node, known, nodes)
+    known.update(id(x) for x in graph_node.output_tensors)
+    nodes.append(graph_node)
+    return True
 
 
 def trace(layer, graph_node):
@@ -178,6 +385,9 @@ def trace(layer, graph_node):
         if id(kt) not in distinct:
             distinct[id(kt)] = keras.KerasTensor(kt.shape, dtype=kt.dtype)
     fresh = [distinct[id(kt)] for kt in graph_node.input_tensors]
+    for kt, mask in graph_node.masked_inputs.items():
+        # layers such as MultiHeadAttention read the mask off their inputs
+        distinct[kt]._keras_mask = distinct[id(mask)]
     args, kwargs = graph_node.fill_in(distinct)
     return _trace_call(layer, fresh, args, kwargs)
 
@@ -230,17 +440,20 @@ def _trace_call(layer, fresh, args, kwargs):
     layers = layer._flatten_layers(include_self=True) if hasattr(layer, "_flatten_layers") else [layer]
     saved = [(x, list(x._inbound_nodes), list(x._outbound_nodes)) for x in layers]
     try:
-        outputs = keras.tree.flatten(layer.call(*args, **kwargs))
+        returned = layer.call(*args, **kwargs)
+        outputs = keras.tree.flatten(returned)
         if not all(is_keras_tensor(x) for x in outputs):
             raise TypeError("the call returned something other than tensors")
         inputs = {id(x) for x in fresh}
         computed = [x for x in outputs if id(x) not in inputs]
         if not computed:  # the call returns its inputs (identity at inference)
-            return Graph(model=layer, inputs=list(fresh), outputs=outputs, nodes=[])
+            return Graph(model=layer, inputs=list(fresh), outputs=outputs, nodes=[],
+                         output_structure=returned)
         distinct = list({id(x): x for x in fresh}.values())
         graph = _graph(layer, distinct, computed, keras.Function(distinct, computed))
         graph.inputs = list(fresh)  # one per input position, as the caller's values
         graph.outputs = outputs
+        graph.output_structure = returned
         return graph
     finally:
         for x, inbound, outbound in saved:

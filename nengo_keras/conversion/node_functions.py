@@ -6,6 +6,8 @@ sent to worker processes.
 
 from __future__ import annotations
 
+import threading
+
 import keras
 import numpy as np
 
@@ -57,6 +59,8 @@ class InputFeed:
 
     ``data`` is None (zeros), an array of the input's shape (held constant), or
     an array with a leading time axis (one row per step, the last row held).
+    ``lock`` is held by whoever feeds samples and simulates them, so that
+    two threads running the same network cannot overwrite each other's data.
     """
 
     def __init__(self, shape):
@@ -64,6 +68,16 @@ class InputFeed:
         self.size = int(np.prod(shape))
         self.data = None
         self._zeros = np.zeros(self.size)
+        self.lock = threading.RLock()
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        del state["lock"]  # locks do not pickle; a copy gets its own
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
 
     def __call__(self, t):
         data = self.data

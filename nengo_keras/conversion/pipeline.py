@@ -206,11 +206,13 @@ def convert(model, options, label=None, calibrating=None):
     if walker.problems:
         raise ConversionError(walker.problems + _temporal_hint(options, walker.problems))
 
-    outputs = []
+    outputs, probes = [], {}
     with net:
-        for kt in graph.outputs:
-            obj = ctx.materialize(values[id(kt)], label=_name(kt))
-            outputs.append((kt, nengo.Probe(obj, synapse=ctx.synapse_for(obj))))
+        for kt in graph.outputs:  # a tensor may be several outputs: one Probe
+            if id(kt) not in probes:
+                obj = ctx.materialize(values[id(kt)], label=_name(kt))
+                probes[id(kt)] = nengo.Probe(obj, synapse=ctx.synapse_for(obj))
+            outputs.append((kt, probes[id(kt)]))
     ctx.swaps.warn_unused()
     _warn_unused_scales(ctx)
     ops = [kg.producer(kt)[0] for kt, _, _ in walker.tensors if kg.producer(kt)]
@@ -225,6 +227,7 @@ def convert(model, options, label=None, calibrating=None):
         context=ctx,
         conversion_time=time.perf_counter() - start,
         input_structure=graph.structure,
+        output_structure=graph.output_structure,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import collections.abc
+import contextlib
 import difflib
 import numbers
 import warnings
@@ -25,6 +26,17 @@ class TensorMap(collections.abc.Mapping):
     """
 
     def __init__(self, items, make=None):
+        self._index(list(items), make)
+
+    def __getstate__(self):
+        # keyed by id(): a pickled copy has new tensors, so store the pairs
+        pairs = [(self._tensors[k], item) for k, item in self._items.items()]
+        return {"pairs": pairs, "make": self._make}
+
+    def __setstate__(self, state):
+        self._index(state["pairs"], state["make"])
+
+    def _index(self, items, make):
         self._items = collections.OrderedDict()
         self._tensors = {}
         self._by_layer = collections.defaultdict(list)
@@ -111,6 +123,9 @@ class ConvertedModel:
         The time step of the model's `nengo_keras.layers` (spiking and synapse
         layers); `run` uses it by default.
 
+    A ConvertedModel pickles (with its Keras model); the copy runs, verifies
+    and looks tensors up by name as the original does.
+
     Examples
     --------
     >>> result = nengo_keras.to_nengo(model)
@@ -120,7 +135,7 @@ class ConvertedModel:
 
     def __init__(
         self, net, model, inputs, outputs, values, report, context, conversion_time,
-        input_structure=None,
+        input_structure=None, output_structure=None,
     ):
         self.net = net
         self.model = model
@@ -138,6 +153,23 @@ class ConvertedModel:
         self.dt = getattr(context, "dt", None)
         self._ctx = context
         self._input_structure = input_structure
+        # one (tensor, probe) per output position (a tensor may repeat), and
+        # how the model returns them
+        self._output_list = list(outputs)
+        self._output_structure = output_structure
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        time = self._ctx.time
+        if time is not None:  # ids of tensors; a pickled copy has new tensors
+            state["_timed_tensors"] = [kt for kt in self.layers if id(kt) in time.timed]
+        return state
+
+    def __setstate__(self, state):
+        timed = state.pop("_timed_tensors", None)
+        self.__dict__.update(state)
+        if timed is not None:
+            self._ctx.time.timed = {id(kt) for kt in timed}
 
     def shape_of(self, key):
         """Shape of a tensor's Nengo value: without the batch axis (and without
@@ -279,16 +311,38 @@ class ConvertedModel:
 
         Returns
         -------
-        array or list of arrays
-            One array per output (or probe), shaped ``(batch, n_steps, *shape)``.
+        array or list or dict of arrays
+            One array per output, shaped ``(batch, n_steps, *shape)``, in the
+            structure the Keras model returns them (one array, a list, a dict
+            with the same keys...); with ``probes``, one array per probe
+            (a list if several).
         """
-        run_batch = _service("run_batch")
-
         _service("check_run_arguments")(
             self, "run", x, n_steps, dt, simulator, sim_kwargs, own=(ConvertedModel.run,),
             seed=seed, probes=probes,
             counts={"n_workers": n_workers, "minibatch_size": minibatch_size},
         )
+        outs = self._run_flat(
+            x, n_steps, dt=dt, simulator=simulator, probes=probes,
+            progress_bar=progress_bar, seed=seed, executor=executor,
+            n_workers=n_workers, minibatch_size=minibatch_size, **sim_kwargs,
+        )
+        if probes is not None:
+            return outs if len(outs) > 1 else outs[0]
+        return self._as_keras_returns(outs)
+
+    def _as_keras_returns(self, flat):
+        """One array per output position, arranged as ``model.predict`` returns them."""
+        if self._output_structure is None:
+            return flat if len(flat) > 1 else flat[0]
+        packed = keras.tree.pack_sequence_as(self._output_structure, list(flat))
+        # a Functional model returns a list or tuple of one as its element
+        return packed[0] if isinstance(packed, (list, tuple)) and len(packed) == 1 else packed
+
+    def _run_flat(self, x, n_steps=1, *, dt=None, probes=None, **kwargs):
+        """`run`, returning a flat list: one array per output position (or probe)."""
+        run_batch = _service("run_batch")
+
         if dt is None:
             dt = 0.001 if self.dt is None else self.dt
         elif self.dt is not None and dt != self.dt:
@@ -296,22 +350,10 @@ class ConvertedModel:
                 f"running with dt={dt}, but the model's layers use dt={self.dt}; "
                 f"the outputs will differ from Keras",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-        return run_batch(
-            self,
-            x,
-            n_steps=n_steps,
-            dt=dt,
-            simulator=simulator,
-            probes=probes,
-            progress_bar=progress_bar,
-            seed=seed,
-            executor=executor,
-            n_workers=n_workers,
-            minibatch_size=minibatch_size,
-            **sim_kwargs,
-        )
+        out = run_batch(self, x, n_steps=n_steps, dt=dt, probes=probes, **kwargs)
+        return out if isinstance(out, list) else [out]
 
     def evaluate(self, x, y=None, n_steps=1, **kwargs):
         """Accuracy per step, firing rates and synaptic operations on a dataset.
@@ -376,17 +418,18 @@ class ConvertedModel:
         """The outputs as ``model.predict`` gives them: the last step,
         ``(batch, *output_shape)`` (in a temporal model, outputs with a time axis
         are whole sequences, ``(batch, n_steps, *shape)``)."""
+        if kwargs.get("probes") is not None:
+            raise TypeError("predict returns the model outputs; use run(probes=...)")
         _service("check_run_arguments")(
             self, "predict", x, n_steps, kwargs.get("dt"), kwargs.get("simulator"),
             kwargs, own=(ConvertedModel.predict, ConvertedModel.run),
-            seed=kwargs.get("seed"), probes=kwargs.get("probes"),
+            seed=kwargs.get("seed"), probes=None,
             counts={k: kwargs.get(k) for k in ("n_workers", "minibatch_size")},
         )
-        out = self.run(x, n_steps=n_steps, **kwargs)
-        keys = list(self.outputs)
-        outs = out if isinstance(out, list) else [out]
+        outs = self._run_flat(x, n_steps=n_steps, **kwargs)
+        keys = [kt for kt, _ in self._output_list]
         outs = [o if self._timed(kt) else o[:, -1] for kt, o in zip(keys, outs)]
-        return outs if isinstance(out, list) else outs[0]
+        return self._as_keras_returns(outs)
 
     def _keras_inputs(self, arrays):
         """``arrays`` (one per entry of `inputs`, in order) arranged as the Keras
@@ -407,7 +450,8 @@ class ConvertedModel:
         relative to the output's scale. By default ``atol=1e-5`` and
         ``rtol=1e-4``; a model that computes in ``float16`` or ``bfloat16``
         rounds far more in Keras, so there ``rtol`` defaults to 8 times the
-        dtype's machine epsilon (about 0.008 and 0.06).
+        dtype's machine epsilon (about 0.008 and 0.06). The model's variables
+        (e.g. the state of stateful layers) are left as they were.
 
         Returns
         -------
@@ -438,11 +482,13 @@ class ConvertedModel:
             inputs = [_random_input(rng, kt, (1, *steps) + self.shape_of(kt))
                       for kt in self.inputs]
         arrays = format_inputs(self, inputs)
-        expected = self.model.predict(self._keras_inputs(arrays), verbose=0)
-        expected = expected if isinstance(expected, (list, tuple)) else [expected]
-        got = self.run(arrays, n_steps=1, simulator=simulator)
-        got = got if isinstance(got, list) else [got]
-        for kt, e, g in zip(self.outputs, expected, got):
+        with _variables_kept(self.model):  # stateful layers change their state
+            expected = keras.tree.flatten(
+                self.model.predict(self._keras_inputs(arrays), verbose=0)
+            )
+            got = self._run_flat(arrays, n_steps=1, simulator=simulator)
+        keys = [kt for kt, _ in self._output_list]
+        for kt, e, g in zip(keys, expected, got):
             e = np.asarray(e, dtype=np.float64)
             g = (g if self._timed(kt) else g[:, -1]).reshape(e.shape)
             err = np.max(np.abs(g - e)) if e.size else 0.0
@@ -494,6 +540,17 @@ def tolerances(model, atol=None, rtol=None):
         f"this is rounding" if low else ""
     )
     return atol, rtol, note
+
+
+@contextlib.contextmanager
+def _variables_kept(model):
+    """Restore every variable of ``model`` to its value on entry."""
+    saved = [(v, keras.ops.convert_to_numpy(v).copy()) for v in model.variables]
+    try:
+        yield
+    finally:
+        for v, value in saved:
+            v.assign(value)
 
 
 def _random_input(rng, tensor, shape):

@@ -25,6 +25,10 @@ from nengo.builder.transforms import ConvInc, ConvTransposeInc
 # Above this density, a sparse matrix runs faster as a dense one in numpy.
 DENSE_ABOVE = 0.25
 
+# Two matrices are multiplied out only if that takes at most this many
+# multiply-adds (two stacked 4096-wide layers would take minutes).
+MAX_FUSION_FLOPS = 1e9
+
 
 class Linear:
     """Base class: a linear map from ``size_in`` to ``size_out`` values."""
@@ -244,9 +248,39 @@ def compose(outer, inner):
         if isinstance(outer, Conv):
             return outer.scale_in(inner.a)
     if isinstance(outer, Matrix) and isinstance(inner, Matrix):
-        product = outer.m @ inner.m
-        return Matrix(product if sp.issparse(product) else np.asarray(product))
+        return _multiply_out(outer, inner)
     return NotImplemented
+
+
+def _multiply_out(outer, inner):
+    """``outer @ inner`` as one Matrix if it is no larger than the two factors
+    (nonzeros) and cheap to compute; else ``NotImplemented``.
+
+    ``Dense(2048)(Dense(4)(x))`` would otherwise become one 2048 x 2048 matrix
+    from 16 k weights: fusing pays only where the product is smaller.
+    """
+    per_col = _nonzero_counts(outer.m, axis=0)  # nonzeros in each column of outer
+    per_row = _nonzero_counts(inner.m, axis=1)  # ... and each row of inner
+    flops = float(per_col @ per_row)
+    if flops > MAX_FUSION_FLOPS:
+        return NotImplemented
+    product = outer.m @ inner.m
+    product = product if sp.issparse(product) else np.asarray(product)
+    if _nnz(product) > _nnz(outer.m) + _nnz(inner.m):
+        return NotImplemented
+    return Matrix(product)
+
+
+def _nonzero_counts(m, axis):
+    if sp.issparse(m):
+        return np.asarray((m != 0).sum(axis=axis), dtype=np.float64).ravel()
+    return np.count_nonzero(m, axis=axis).astype(np.float64)
+
+
+def _nnz(m):
+    if sp.issparse(m):
+        return m.count_nonzero()
+    return np.count_nonzero(m)
 
 
 def _scale_rows(m, a):

@@ -22,7 +22,8 @@ class LayerReport:
     Attributes
     ----------
     name : str
-        Layer name (with ``[i]`` for the i-th call of a shared layer).
+        Layer name (with ``[i]`` for the i-th call of a layer called more than
+        once in the converted graph).
     type : str
         Layer class name.
     converter : str
@@ -71,7 +72,10 @@ class Walker:
         """Convert ``graph`` given the values of its inputs; fills ``values``."""
         uses = collections.Counter(id(x) for n in graph.nodes for x in n.input_tensors)
         uses.update(id(x) for x in graph.outputs)
+        # a loaded model's layers keep the calls Keras made while loading it
+        calls = collections.Counter(id(n.op) for n in graph.nodes)
         for node in graph.nodes:
+            node.shared = calls[id(node.op)] > 1
             inputs = []
             for kt in node.input_tensors:
                 value = values[id(kt)]
@@ -145,6 +149,19 @@ class Walker:
         if self._empty(node, out_shapes):
             return self._placeholders(out_shapes)
         self._check_shared(op)
+        mixing = kg.mixes_samples(node)
+        if mixing:
+            # no fallback: a Keras Node also sees one sample at a time
+            self.problems.append(
+                (
+                    op,
+                    f"{mixing}: the call mixes the samples of a batch, but Nengo "
+                    f"runs one sample at a time",
+                    "keep the batch axis first and apart (e.g. reshape to "
+                    "(-1, *per-sample shape)), or compute this outside the model",
+                )
+            )
+            return self._placeholders(out_shapes)
 
         net = ctx.network
         counts = (len(net.nodes), len(net.ensembles), len(net.networks))
@@ -329,7 +346,7 @@ class Walker:
             tier = "node"
         else:
             tier = "neural"
-        name = node.op.name + (f"[{node.call_index}]" if node.call_index else "")
+        name = node.call_name
         if tier not in self.ctx.options.tiers:
             self.problems.append(self._tier_problem(node.op, tier, flags))
         if kg.is_graph_model(node.op):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from ..conversion.graph import inference_kwargs, integer_dtype
+from ..conversion.graph import attach_masks, inference_kwargs, integer_dtype
 from ..conversion.registry import CONVERTERS, FALLBACK, Entry
 
 
@@ -28,6 +28,7 @@ class KerasCall:
             id(kt): _tensor(a[lead], kt.dtype)
             for kt, a in zip(self.graph_node.input_tensors, arrays)
         }
+        attach_masks(self.graph_node, tensors)
         args, kwargs = self.graph_node.fill_in(tensors)
         kwargs = inference_kwargs(self.op, kwargs)
         outputs = keras.tree.flatten(self.op(*args, **kwargs))

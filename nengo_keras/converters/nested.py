@@ -14,6 +14,12 @@ def convert_model(model, ctx, *inputs, **_):
     Its layers appear in the conversion report under ``outer/inner`` paths.
     """
     graph = kg.graph_of(model)
+    if ctx.call is not None and ctx.call.masks:
+        ctx.unsupported(
+            "a Keras mask (from Embedding(mask_zero=True) or Masking) reaches the "
+            "nested model, whose layers Keras then masks",
+            "allow the fallback, or build the model without nesting",
+        )
     if len(graph.inputs) != len(inputs):
         ctx.unsupported(
             f"the nested model takes {len(graph.inputs)} inputs but is called "

@@ -37,8 +37,12 @@ def feature_axes(layer, ndim):
 
 
 @register(keras.layers.BatchNormalization)
-def convert_batch_normalization(layer, ctx, x, **_):
-    """``gamma * (x - mean) / sqrt(var + eps) + beta`` with moving statistics."""
+def convert_batch_normalization(layer, ctx, x, *mask, **_):
+    """``gamma * (x - mean) / sqrt(var + eps) + beta`` with moving statistics.
+
+    A Keras mask (``mask``) only selects the samples of training statistics,
+    so inference ignores it.
+    """
     axes = feature_axes(layer, len(x.shape))
     mean = ctx.weight(layer, "moving_mean")
     var = ctx.weight(layer, "moving_variance")

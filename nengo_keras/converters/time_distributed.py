@@ -7,20 +7,27 @@ import contextlib
 import keras
 import numpy as np
 
+from ..conversion import graph
 from ..conversion.registry import register
 from ..conversion.transforms import selection
 from ..conversion.values import Value
 
 
 @register(keras.layers.TimeDistributed)
-def convert_time_distributed(layer, ctx, x, **_):
+def convert_time_distributed(layer, ctx, x, *mask, **_):
     """The wrapped layer's converter on one time step.
 
     In a temporal model the time axis is Nengo's time, so the layer converts
     once on the per-step shape. Otherwise each of the ``x.shape[0]`` slices
-    gets its own copy.
+    gets its own copy. A Keras ``mask`` matters only to a wrapped layer whose
+    call takes one (Keras drops it otherwise).
     """
     inner = layer.layer
+    if mask and graph.call_takes(inner, "mask"):
+        ctx.unsupported(
+            f"a Keras mask reaches the wrapped {type(inner).__name__}, which uses it",
+            "allow the fallback, or remove the mask (mask_zero / Masking) before it",
+        )
     ctx.require_converter(inner, "the wrapped ")
     out_shape = ctx.output_shapes[0]
     if ctx.timed:

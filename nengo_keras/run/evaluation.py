@@ -28,7 +28,7 @@ import numpy as np
 from ..conversion.result import ConvertedModel
 from .arguments import check_output, check_run_arguments
 from .synops import fan_out
-from .simulation import engine_for, prepare_inputs, run_inputs
+from .simulation import engine_for, keras_to_numpy, prepare_inputs, run_inputs
 
 
 @dataclasses.dataclass
@@ -192,7 +192,10 @@ def evaluate(
         sets ``n_steps``); several inputs as in `ConvertedModel.run`.
     y : array, optional
         Labels: integers ``(n_samples,)`` or one-hot ``(n_samples, n_classes)``
-        (or shaped like the output without / with its last axis).
+        (or shaped like the output without / with its last axis). They are
+        checked (one per sample, class indices in range, one-hot values in
+        [0, 1]) before anything is simulated; a `ValueError` naming ``y`` says
+        what is wrong.
     n_steps : int
         Steps per sample.
     dt : float, optional
@@ -271,6 +274,7 @@ def evaluate(
     inputs, n_steps = prepare_inputs(converted, x, n_steps)
     key = list(converted.outputs)[0] if output is None else output
     probe = converted.outputs[key]
+    labels = None if y is None else check_labels(y, len(inputs[0]), converted.shape_of(key))
     layers = _layers_with_neurons(converted)
     counter = _Counter(converted, layers, n_steps, dt)
     outputs = run_inputs(
@@ -291,7 +295,6 @@ def evaluate(
         sim_kwargs=sim_kwargs,
     )[0]
     outputs = outputs.reshape(outputs.shape[:2] + converted.shape_of(key))
-    labels = None if y is None else class_labels(y, outputs.shape[2:])
     return EvaluationResult(
         outputs=outputs,
         labels=labels,
@@ -303,11 +306,46 @@ def evaluate(
     )
 
 
+def check_labels(y, n_samples, out_shape):
+    """Integer labels from ``y``, checked against the data before any simulation.
+
+    ``y`` holds one label per sample: integers ``(n_samples, *out_shape[:-1])``
+    (a trailing axis of 1 allowed) or one-hot ``(n_samples, *out_shape)`` with
+    values in [0, 1]. Raises a `ValueError` that starts with ``"y:"``.
+    """
+    y = np.asarray(keras_to_numpy(y))
+    if y.ndim == 0:
+        raise ValueError(
+            f"y: got a scalar ({y!r}); expected one label per sample, an array "
+            f"of {n_samples} labels"
+        )
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"y: {y.shape[0]} labels for {n_samples} samples (y has shape "
+            f"{y.shape}); give one label per sample of x"
+        )
+    labels = class_labels(y, out_shape)
+    n_classes = out_shape[-1]
+    bad = (labels < 0) | (labels >= n_classes)
+    if np.any(bad):
+        raise ValueError(
+            f"y: class {labels[bad].flat[0]} (sample {int(np.argwhere(bad)[0][0])}) is "
+            f"outside the output's {n_classes} classes; labels must be in "
+            f"[0, {n_classes - 1}]"
+        )
+    return labels
+
+
 def class_labels(y, out_shape):
     """Integer labels from integer or one-hot ``y`` for outputs of ``out_shape``."""
     y = np.asarray(y)
     n = y.shape[0]
     if y.shape[1:] == tuple(out_shape) and out_shape[-1] > 1:
+        if not np.all((y >= 0) & (y <= 1)):
+            raise ValueError(
+                "y: one-hot labels (shaped like the output) must have values in "
+                "[0, 1]; give class indices or one-hot rows"
+            )
         return np.argmax(y, axis=-1)
     if y.shape[1:] == tuple(out_shape[:-1]):
         labels = y
@@ -315,12 +353,14 @@ def class_labels(y, out_shape):
         labels = y[..., 0]
     else:
         raise ValueError(
-            f"labels of shape {y.shape} do not fit outputs of shape (n, n_steps, "
+            f"y: labels of shape {y.shape} do not fit outputs of shape (n, n_steps, "
             f"*{tuple(out_shape)}); expected integer labels {(n,) + tuple(out_shape[:-1])} "
             f"or one-hot labels {(n,) + tuple(out_shape)}"
         )
     if not np.all(np.equal(np.mod(labels, 1), 0)):
-        raise ValueError("integer labels expected (class indices), got fractions")
+        raise ValueError(
+            "y: integer labels expected (class indices), got fractions or NaN"
+        )
     return labels.astype(np.int64)
 
 

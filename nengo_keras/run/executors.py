@@ -80,6 +80,16 @@ def simulate(sim, plan, inputs, seeds, n_steps, progress=None):
     batch = inputs[0].shape[0]
     outputs = [np.zeros((batch, n_steps) + s) for s in plan.shapes]
     sums = [np.zeros((batch, p.size_in)) for p in plan.sums]
+    with contextlib.ExitStack() as held:
+        # another thread simulating the same network feeds the same Nodes
+        for node in plan.feeds:
+            held.enter_context(node.output.lock)
+        _simulate_samples(sim, plan, inputs, seeds, n_steps, progress, outputs, sums)
+    return outputs, sums
+
+
+def _simulate_samples(sim, plan, inputs, seeds, n_steps, progress, outputs, sums):
+    batch = inputs[0].shape[0]
     try:
         for i in range(batch):
             for node, data in zip(plan.feeds, inputs):
@@ -96,7 +106,6 @@ def simulate(sim, plan, inputs, seeds, n_steps, progress=None):
     finally:
         for node in plan.feeds:
             node.output.set(None, plan.dt)
-    return outputs, sums
 
 
 def _reseed_neurons(sim, seed):

@@ -95,9 +95,10 @@ def make_plan(result, *, dt, simulator, seed, sim_kwargs, probes=None, ensembles
     is, and every worker that builds the plan gets the same seeds (Nengo
     derives every object's seed from the top-level network's).
     """
-    if probes is None:
-        probes = list(result.outputs.values())
-        shapes = [result.shape_of(kt) for kt in result.outputs]
+    if probes is None:  # one per output position (a tensor may repeat)
+        positions = getattr(result, "_output_list", None) or list(result.outputs.items())
+        probes = [p for _, p in positions]
+        shapes = [result.shape_of(kt) for kt, _ in positions]
     else:
         shapes = [(p.size_in,) for p in probes]
     net = nengo.Network(label=result.net.label, seed=seed)

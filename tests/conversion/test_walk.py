@@ -78,6 +78,8 @@ def test_bare_keras_ops_convert_natively():
     "activation",
     ["relu", "sigmoid", "tanh", "linear", None, keras.activations.relu, keras.ops.relu],
 )
+
+
 def test_activation_spellings(activation):
     inp = keras.Input((6,))
     model = keras.Model(inp, L.Dense(5, activation=activation)(inp))
@@ -107,6 +109,8 @@ def _dense_model(activation="relu"):
 @pytest.mark.parametrize(
     "key", ["relu", keras.activations.relu, keras.ops.relu, nengo.RectifiedLinear()]
 )
+
+
 def test_swap_activations_keys(key):
     result = nengo_keras.to_nengo(
         _dense_model(), swap_activations={key: nengo.SpikingRectifiedLinear()}
@@ -124,6 +128,34 @@ def test_swap_activations_rejects_unknown_keys():
     with pytest.raises(ValueError, match="not a known activation"):
         nengo_keras.to_nengo(_dense_model(), swap_activations={"nope": nengo.LIF()})
 
+
+@pytest.mark.parametrize(
+    "value, error, match",
+    [
+        (nengo.LIF, TypeError, r"did you mean nengo\.LIF\(\)\?"),
+        (nengo.SpikingRectifiedLinear, TypeError, r"SpikingRectifiedLinear\(\)"),
+        ("spiking", ValueError, "'spiking' is not a known activation"),
+        (5, TypeError, "got 5"),
+        (keras.layers.ReLU, TypeError, "class"),
+    ],
+)
+
+
+def test_swap_activations_rejects_bad_values(value, error, match):
+    with pytest.raises(error, match=match) as info:
+        nengo_keras.to_nengo(_dense_model(), swap_activations={"relu": value})
+    assert "swap_activations['relu']" in str(info.value)
+
+
+@pytest.mark.parametrize("value", [None, "tanh", keras.activations.sigmoid])
+def test_swap_activations_accepts_activations(value):
+    # the swapped network computes the model with the other activation
+    model = _dense_model()
+    swapped = _dense_model("linear" if value is None else value)
+    swapped.set_weights(model.get_weights())
+    result = nengo_keras.to_nengo(model, swap_activations={"relu": value})
+    x = random_inputs(model, batch=3)[0]
+    assert_close(result.predict(x), swapped.predict(x, verbose=0))
 
 def test_spiking_conversion_approaches_rate_output():
     model = _dense_model()
@@ -202,6 +234,28 @@ def test_loaded_model_converts(tmp_path):
     x = random_inputs(model, batch=1)[0]
     result = check_conversion(loaded, x)
     assert_close(result.predict(x), model.predict(x, verbose=0))
+
+
+def test_loaded_model_reports_layer_names(tmp_path):
+    # a loaded Sequential model keeps the calls Keras made while loading it;
+    # each layer is called once in the converted graph
+    model = keras.Sequential(seed_model().layers)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    result = nengo_keras.to_nengo(loaded)
+    assert [r.name for r in result.report] == [layer.name for layer in loaded.layers]
+    x = random_inputs(model, batch=2, low=0, high=1)[0]
+    res = nengo_keras.evaluate(result, x, executor="serial", progress_bar=False)
+    assert set(res.mean_rates) == {"conv2d", "dense"}
+
+
+def test_shared_layer_calls_are_numbered():
+    inp = keras.Input((3,))
+    shared = L.Dense(3, name="shared")
+    model = keras.Model(inp, shared(shared(inp)))
+    result = nengo_keras.to_nengo(model, split_shared_weights=True)
+    assert [r.name for r in result.report] == ["shared", "shared[1]"]
 
 
 def test_unknown_input_shape_is_a_clear_error():

@@ -1,4 +1,5 @@
 import keras
+import nengo
 import numpy as np
 import pytest
 
@@ -92,3 +93,41 @@ def test_take_from_a_constant_table_is_a_lookup():
     ids = np.array([[0, 3, 1, -1, 2], [2, 2, 0, 1, 3]])
     result = check_conversion(model, ids, allow_fallback=False)
     assert "fallback" not in tiers(result).values()
+
+
+def _n_weights(net):
+    """Nonzero weights of every connection transform in ``net``."""
+    total = 0
+    for conn in net.all_connections:
+        t = conn.transform
+        if isinstance(t, nengo.transforms.Sparse):
+            total += t.init.nnz if hasattr(t.init, "nnz") else len(t.init.data)
+        elif isinstance(t, nengo.transforms.Dense):
+            total += int(np.count_nonzero(t.init))
+    return total
+
+
+@pytest.mark.parametrize(
+    "units, fused",
+    [((4, 256), False), ((256, 4), True), ((16, 16), True)],
+)
+def test_dense_stack_fuses_only_when_smaller(units, fused):
+    # Dense(b)(Dense(a)(x)) with x of width 256: the product is 256 x b
+    inp = keras.Input((256,))
+    h = L.Dense(units[0], use_bias=False)(inp)
+    out = L.Dense(units[1], use_bias=False)(h)
+    model = keras.Model(inp, out)
+    result = check_conversion(model)
+    factors = 256 * units[0] + units[0] * units[1]
+    assert _n_weights(result.net) <= factors
+    n_nodes = len(result.net.all_nodes)  # input, output, and a pass-through if unfused
+    assert n_nodes == (2 if fused else 3)
+
+
+def test_large_dense_stack_is_not_multiplied_out():
+    # multiplying n x n matrices takes O(n^3) time: two stacked 4096-wide
+    # layers took minutes; above 1e9 multiply-adds the layers stay apart
+    inp = keras.Input((1024,))
+    out = L.Dense(1024, use_bias=False)(L.Dense(1024, use_bias=False)(inp))
+    result = check_conversion(keras.Model(inp, out))
+    assert len(result.net.all_nodes) == 3  # input, pass-through, output

@@ -271,3 +271,43 @@ def test_image_ops_are_sparse_maps(fn):
     out = keras.layers.Conv2D(2, 3, padding="same", activation="relu")(fn(inp))
     result = check_conversion(keras.Model(inp, out), allow_fallback=False)
     assert set(tiers(result).values()) == {"neural"}
+
+
+MIXING = {
+    "reshape": lambda x: keras.ops.reshape(x, (-1, 2)),
+    "reshape_all": lambda x: keras.ops.reshape(x, (-1,)),
+    "sum_all": lambda x: keras.ops.sum(x),
+    "mean_over_batch": lambda x: keras.ops.mean(x, axis=0),
+    "sum_negative_axis": lambda x: keras.ops.sum(x, axis=-2),
+    "transpose": lambda x: keras.ops.transpose(x),
+    "concatenate": lambda x: keras.ops.concatenate([x, x], axis=0),
+    "take": lambda x: keras.ops.take(x, [0, 0], axis=0),
+    "softmax": lambda x: keras.ops.softmax(x, axis=0),
+    "flip": lambda x: keras.ops.flip(x),
+    "cumsum": lambda x: keras.ops.cumsum(x, axis=0),
+}
+
+
+@pytest.mark.parametrize("op", MIXING.values(), ids=MIXING.keys())
+def test_operations_that_mix_samples_are_refused(op):
+    inp = keras.Input((6,))
+    model = keras.Model(inp, op(inp))
+    name = model.operations[-1].name
+    with pytest.raises(nengo_keras.ConversionError, match=f"'{name}'.*mixes the samples"):
+        nengo_keras.to_nengo(model)
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda x: keras.ops.reshape(x, (-1, 3, 2)),
+        lambda x: keras.ops.sum(x, axis=1),
+        lambda x: keras.ops.softmax(x, axis=-1),
+        lambda x: keras.ops.take(np.arange(12.0).reshape(6, 2), keras.ops.cast(x, "int32")),
+    ],
+)
+def test_per_sample_operations_are_not_refused(op):
+    inp = keras.Input((6,))
+    model = keras.Model(inp, op(inp))
+    x = np.random.default_rng(0).integers(0, 6, size=(3, 6)).astype("float32")
+    check_conversion(model, x)

@@ -137,3 +137,42 @@ def test_summary_and_result_fields(rng):
     assert set(res.mean_rates) == set(res.synops) == set(res.layers)
 
 
+@pytest.mark.parametrize(
+    "y, match",
+    [
+        (np.array([1]), "1 labels for 6 samples"),
+        (np.array([0, 1, 2, 0]), "4 labels for 6 samples"),
+        (np.zeros((6, 5)), r"shape \(6, 5\)"),
+        (np.array([0, 1, 2, 3, 1, 0]), r"class 3 .*3 classes"),
+        (np.array([0, -1, 2, 0, 1, 0]), r"class -1"),
+        (np.array([0, 0.5, 2, 0, 1, 0]), "fractions"),
+        (np.array([0, np.nan, 2, 0, 1, 0]), "fractions"),
+        (np.full((6, 3), 2.0), r"one-hot.*\[0, 1\]"),
+        (np.array(1), "one label per sample"),
+    ],
+)
+
+
+def test_bad_labels_are_refused_before_simulating(y, match, monkeypatch):
+    converted = nengo_keras.to_nengo(identity_model(3))
+    x = np.random.default_rng(0).uniform(size=(6, 3))
+
+    def simulate(*args, **kwargs):
+        raise AssertionError("evaluate simulated before checking the labels")
+
+    monkeypatch.setattr(evaluation, "run_inputs", simulate)
+    with pytest.raises(ValueError, match=match) as info:
+        nengo_keras.evaluate(converted, x, y, executor="serial", progress_bar=False)
+    assert str(info.value).startswith("y:")
+
+
+def test_one_label_per_sample_scores_every_sample():
+    # a length-1 label array must not broadcast: all six samples are class 1
+    x = np.tile([[0.0, 1.0, 0.0]], (6, 1))
+    converted = nengo_keras.to_nengo(identity_model(3))
+    res = nengo_keras.evaluate(converted, x, np.ones(6, dtype=int),
+                               executor="serial", progress_bar=False)
+    assert res.final_accuracy == 1.0
+    with pytest.raises(ValueError, match="y: 1 labels for 6 samples"):
+        nengo_keras.evaluate(converted, x, np.array([1]), executor="serial",
+                             progress_bar=False)
