@@ -9,9 +9,11 @@ file, and the rest of the package works with the plain records defined below.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import keras
+import numpy as np
 
 from .errors import ConversionError
 
@@ -137,7 +139,7 @@ def graph_of(model):
     return _graph(model, functional._inputs, functional._outputs, functional)
 
 
-def _graph(model, inputs, outputs, function):
+def _graph(model, inputs, outputs, function, traced=False):
     known = {id(x) for x in inputs}
     nodes = []
     for depth in sorted(function._nodes_by_depth, reverse=True):
@@ -152,7 +154,7 @@ def _graph(model, inputs, outputs, function):
             nodes.append(
                 GraphNode(
                     op=node.operation,
-                    call_index=_call_index(node),
+                    call_index=_call_index(node, nodes, traced),
                     input_tensors=node_inputs,
                     output_tensors=node_outputs,
                     _keras_node=node,
@@ -170,12 +172,36 @@ def trace(layer, graph_node):
     Keras records each symbolic call in the called layers' node lists; they
     are restored afterwards so the user's model is left exactly as it was.
     """
+    try:
+        return _trace_node(layer, graph_node, batch=None)
+    except Exception:
+        # code that builds constants from the batch size (``ops.shape(x)[0]``,
+        # e.g. keras_hub's causal masks) needs a known one; a Nengo network
+        # computes one sample at a time, so a batch of one is exact
+        return _trace_node(layer, graph_node, batch=1)
+
+
+def trace_function(fn, shape):
+    """The graph of ``fn`` (e.g. an activation function made of
+    ``keras.ops``) applied to one symbolic float tensor of ``shape`` (no
+    batch axis); raises if ``fn`` does not run on symbolic tensors."""
+    x = keras.KerasTensor((None,) + tuple(shape))
+    out = fn(x)
+    if not is_keras_tensor(out):
+        raise TypeError(f"{fn!r} returned {type(out).__name__}, not a tensor")
+    if out is x:
+        return Graph(model=fn, inputs=[x], outputs=[x], nodes=[])
+    return _graph(fn, [x], [out], keras.Function([x], [out]), traced=True)
+
+
+def _trace_node(layer, graph_node, batch):
     # one fresh tensor per distinct input: a tensor passed twice (self-attention's
     # ``mha(x, x)``) stays one tensor, at both positions of ``graph.inputs``
     distinct = {}
     for kt in graph_node.input_tensors:
         if id(kt) not in distinct:
-            distinct[id(kt)] = keras.KerasTensor(kt.shape, dtype=kt.dtype)
+            shape = (batch,) + tuple(kt.shape[1:])
+            distinct[id(kt)] = keras.KerasTensor(shape, dtype=kt.dtype)
     fresh = [distinct[id(kt)] for kt in graph_node.input_tensors]
     args, kwargs = graph_node.fill_in(distinct)
     return _trace_call(layer, fresh, args, kwargs)
@@ -190,7 +216,9 @@ def inference_kwargs(op, kwargs):
     """
     if getattr(op, "_call_has_training_arg", False):
         return {**kwargs, "training": False}
-    return kwargs
+    # ``Layer.__call__`` takes ``training`` for every layer and records it;
+    # ``call`` itself may not accept it
+    return {k: v for k, v in kwargs.items() if k != "training"}
 
 
 def concrete_output_shapes(node, in_shapes):
@@ -225,27 +253,141 @@ _SHAPE_RULES = {
 }
 
 
+def retrace(graph, shapes):
+    """The graph of ``graph.model`` called on fresh inputs of ``shapes``.
+
+    ``shapes`` holds one full shape (no batch axis) per entry of
+    ``graph.inputs``. The model is called on new symbolic inputs, which
+    records a new graph through the same layers and weights; the calls are
+    then removed from the layers' node lists, so the model stays as it was.
+    The fresh inputs keep the names of the model's inputs.
+    """
+    fresh = [
+        keras.KerasTensor((None,) + tuple(shape), dtype=kt.dtype, name=input_name(kt))
+        for kt, shape in zip(graph.inputs, shapes)
+    ]
+    functional = _functional_of(graph.model)
+    template = graph.structure
+    if template is None and functional is not None:
+        template = functional._inputs_struct
+    if template is None:
+        structure = fresh[0] if len(fresh) == 1 else fresh
+    else:
+        structure = keras.tree.pack_sequence_as(template, fresh)
+    new = _trace_call(graph.model, fresh, (structure,), {})
+    if graph.structure is not None:
+        new.structure = structure
+    return new
+
+
+def input_name(kt):
+    """The name of a model input: its InputLayer's name (the tensor's if none)."""
+    history = producer(kt)
+    return history[0].name if history else kt.name
+
+
+def input_keys(graph):
+    """For each input of ``graph``, the names it goes by: its InputLayer's,
+    the tensor's, and its key when the model takes a dict."""
+    functional = _functional_of(graph.model)
+    template = graph.structure
+    if template is None and functional is not None:
+        template = functional._inputs_struct
+    paths = [p for p, _ in keras.tree.flatten_with_path(template)] if template else []
+    keys = []
+    for i, kt in enumerate(graph.inputs):
+        names = [input_name(kt), kt.name]
+        if i < len(paths) and paths[i] and isinstance(paths[i][-1], str):
+            names.append(paths[i][-1])
+        keys.append(list(dict.fromkeys(names)))
+    return keys
+
+
+def _operations_of(layer):
+    """``layer``, the layers inside it, and the bare operations (``keras.ops``
+    calls) of every functional graph among them: all that a call can touch."""
+    found = {id(layer): layer}
+    stack = [layer]
+    while stack:
+        op = stack.pop()
+        inner = []
+        if hasattr(op, "_flatten_layers"):
+            inner += list(op._flatten_layers(include_self=False, recursive=False))
+        functional = _functional_of(op)
+        if functional is not None:
+            inner += list(functional.operations)
+        for x in inner:
+            if id(x) not in found:
+                found[id(x)] = x
+                stack.append(x)
+    return [x for x in found.values() if hasattr(x, "_inbound_nodes")]
+
+
 def _trace_call(layer, fresh, args, kwargs):
     kwargs = inference_kwargs(layer, kwargs)
-    layers = layer._flatten_layers(include_self=True) if hasattr(layer, "_flatten_layers") else [layer]
-    saved = [(x, list(x._inbound_nodes), list(x._outbound_nodes)) for x in layers]
+    saved = [
+        (x, list(x._inbound_nodes), list(x._outbound_nodes)) for x in _operations_of(layer)
+    ]
+    shimmed = _shim_output_specs(x for x, _, _ in saved)
     try:
         outputs = keras.tree.flatten(layer.call(*args, **kwargs))
-        if not all(is_keras_tensor(x) for x in outputs):
+        if not all(is_keras_tensor(x) or is_constant(x) for x in outputs):
             raise TypeError("the call returned something other than tensors")
         inputs = {id(x) for x in fresh}
-        computed = [x for x in outputs if id(x) not in inputs]
+        computed = [x for x in outputs if is_keras_tensor(x) and id(x) not in inputs]
         if not computed:  # the call returns its inputs (identity at inference)
             return Graph(model=layer, inputs=list(fresh), outputs=outputs, nodes=[])
         distinct = list({id(x): x for x in fresh}.values())
-        graph = _graph(layer, distinct, computed, keras.Function(distinct, computed))
+        function = keras.Function(distinct, computed)
+        graph = _graph(layer, distinct, computed, function, traced=True)
         graph.inputs = list(fresh)  # one per input position, as the caller's values
         graph.outputs = outputs
         return graph
     finally:
+        for x in shimmed:
+            object.__delattr__(x, "compute_output_spec")
         for x, inbound, outbound in saved:
             x._inbound_nodes[:] = inbound
             x._outbound_nodes[:] = outbound
+
+
+def is_constant(x):
+    """Whether ``x`` is a concrete array (a traced call's output that does not
+    depend on its inputs, e.g. a position embedding)."""
+    return not is_keras_tensor(x) and (
+        isinstance(x, np.ndarray) or keras.ops.is_tensor(x)
+    )
+
+
+def _shim_output_specs(layers):
+    """Let layers that override ``call`` but inherit a parent's
+    ``compute_output_spec`` be called symbolically while tracing.
+
+    The inherited method may not take the subclass's extra call arguments
+    (keras_hub's ``CachedMultiHeadAttention`` adds ``cache`` to
+    ``MultiHeadAttention``), so a symbolic call would fail; Keras' generic
+    method, which runs ``call`` itself, gives the same spec. The override is
+    set on the instance for the trace only; returns the layers changed.
+    """
+    shimmed = []
+    for x in layers:
+        cls = type(x)
+        if not isinstance(x, keras.layers.Layer) or "compute_output_spec" in vars(x):
+            continue
+        call_owner = _owner(cls, "call")
+        spec_owner = _owner(cls, "compute_output_spec")
+        if spec_owner in (keras.layers.Layer, keras.Operation) or not issubclass(
+            call_owner, spec_owner
+        ) or call_owner is spec_owner:
+            continue
+        generic = functools.partial(keras.Operation.compute_output_spec, x)
+        object.__setattr__(x, "compute_output_spec", generic)
+        shimmed.append(x)
+    return shimmed
+
+
+def _owner(cls, name):
+    return next(k for k in cls.__mro__ if name in vars(k))
 
 
 def _trace_subclassed(model):
@@ -287,7 +429,9 @@ def _is_shape(spec):
     )
 
 
-def _call_index(node):
+def _call_index(node, earlier, traced):
+    if traced:  # a call made while tracing (not kept): count the op's calls
+        return sum(n.op is node.operation for n in earlier)
     for i, other in enumerate(getattr(node.operation, "_inbound_nodes", [])):
         if other is node:
             return i

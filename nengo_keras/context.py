@@ -8,6 +8,7 @@ import warnings
 import nengo
 import numpy as np
 
+from . import _keras_graph as kg
 from . import activations
 from ._nodes import KerasFunction, NodeFunction, to_numpy
 from .errors import Unsupported, describe
@@ -360,7 +361,24 @@ class ConversionContext:
             if builder is not None:
                 kwargs = activations.parameters(activation, target, builder, params)
                 return builder(self, value, **kwargs)
+        if callable(activation) and self.options.trace_layers:
+            traced = self._traced_activation(activation, value)
+            if traced is not None:
+                return traced
         return self.fallback_function(activation if callable(activation) else target, [value], value.shape)
+
+    def _traced_activation(self, fn, value):
+        """An unknown activation function converted through the ``keras.ops``
+        it is made of (keras_hub's ``gelu_approximate``...), or None."""
+        try:
+            graph = kg.trace_function(fn, value.shape)
+        except Exception:  # arbitrary code: not traceable, use the fallback
+            return None
+        values = {id(graph.inputs[0]): value}
+        label = f"{self.label()}_{getattr(fn, '__name__', 'activation')}"
+        if self.walker.walk_strict(graph, values, label=label):
+            return None
+        return values.get(id(graph.outputs[0]), value)
 
     def node(self, fn, inputs, shape, label=None):
         """A `nengo.Node` computing ``fn(*arrays)`` on the given values.

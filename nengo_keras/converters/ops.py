@@ -229,11 +229,18 @@ def convert_cast(op, ctx, x, **_):
     dtype = keras.backend.standardize_dtype(op.dtype)
     if dtype in ("float32", "float64"):
         return x
+    if kg.integer_dtype(dtype) and kg.integer_dtype(ctx.call.input_tensors[0].dtype):
+        return x  # already whole numbers (token ids, masks)
     try:
         np.dtype(dtype)
     except TypeError:  # bfloat16...: NumPy has no such type
         return ctx.fallback_function(keras_call(ctx), [x], ctx.output_shapes[0])
     return convert_numpy(op, ctx, x)
+
+
+def convert_convert_to_tensor(op, ctx, x, **_):
+    """``keras.ops.convert_to_tensor``: a cast to its ``dtype`` (if any)."""
+    return x if op.dtype is None else convert_cast(op, ctx, x)
 
 
 # keras.ops.nn activations -> activation builders (so swaps apply); the
@@ -292,6 +299,7 @@ _register(["numpy.Absolute", "numpy.Abs"], convert_abs)
 _register(["numpy.Clip"], convert_clip)
 _register(["numpy.Max", "numpy.Min", "numpy.Amax", "numpy.Amin"], convert_reduce_max)
 _register(["core.Cast"], convert_cast)
+_register(["core.ConvertToTensor"], convert_convert_to_tensor)
 _register(ACTIVATION_OPS, convert_activation_op)
 _register(
     [

@@ -14,6 +14,7 @@ import keras
 from .. import _keras_graph as kg
 from ..errors import describe
 from ..values import Value
+from .merging import constant_like
 
 
 def convert_traced(layer, ctx, *inputs, **_):
@@ -46,7 +47,15 @@ def convert_traced(layer, ctx, *inputs, **_):
             f"without a Nengo equivalent ({what})",
             fix,
         )
-    return [values[id(kt)] for kt in graph.outputs]
+    return [
+        values[id(kt)] if kg.is_keras_tensor(kt) else _constant(kt, shape)
+        for kt, shape in zip(graph.outputs, ctx.output_shapes)
+    ]
+
+
+def _constant(array, shape):
+    # an output that does not depend on the inputs (e.g. a position embedding)
+    return Value.constant(constant_like(array, shape), shape)
 
 
 def _first_line(error, limit=160):
