@@ -163,7 +163,15 @@ def _graph(model, inputs, outputs, function, traced=False):
     return Graph(model=model, inputs=list(inputs), outputs=list(outputs), nodes=nodes)
 
 
-def trace(layer, graph_node):
+def _settled(declared, known):
+    """``declared`` with its unknown dimensions taken from ``known`` (the
+    shape the conversion found), where the two have the same rank."""
+    if known is None or len(known) != len(declared):
+        return declared
+    return tuple(k if d is None else d for d, k in zip(declared, known))
+
+
+def trace(layer, graph_node, known=None, batch=None):
     """The graph of ``layer.call`` run on fresh symbolic inputs.
 
     Custom layers (and Keras layers without a converter) are usually built
@@ -171,14 +179,22 @@ def trace(layer, graph_node):
     tensors records those operations as a graph that converts like any model.
     Keras records each symbolic call in the called layers' node lists; they
     are restored afterwards so the user's model is left exactly as it was.
+    ``known`` (one shape per input, no batch axis) settles dimensions that
+    the graph left unknown; ``batch`` is the batch size of the fresh inputs
+    (code that builds constants from ``ops.shape(x)[0]``, such as keras_hub's
+    causal masks, needs a known one).
     """
-    try:
-        return _trace_node(layer, graph_node, batch=None)
-    except Exception:
-        # code that builds constants from the batch size (``ops.shape(x)[0]``,
-        # e.g. keras_hub's causal masks) needs a known one; a Nengo network
-        # computes one sample at a time, so a batch of one is exact
-        return _trace_node(layer, graph_node, batch=1)
+    # one fresh tensor per distinct input: a tensor passed twice (self-attention's
+    # ``mha(x, x)``) stays one tensor, at both positions of ``graph.inputs``
+    distinct = {}
+    known = known or [None] * len(graph_node.input_tensors)
+    for kt, shape in zip(graph_node.input_tensors, known):
+        if id(kt) not in distinct:
+            shape = (batch,) + _settled(tuple(kt.shape[1:]), shape)
+            distinct[id(kt)] = keras.KerasTensor(shape, dtype=kt.dtype)
+    fresh = [distinct[id(kt)] for kt in graph_node.input_tensors]
+    args, kwargs = graph_node.fill_in(distinct)
+    return _trace_call(layer, fresh, args, kwargs)
 
 
 def trace_function(fn, shape):
@@ -192,19 +208,6 @@ def trace_function(fn, shape):
     if out is x:
         return Graph(model=fn, inputs=[x], outputs=[x], nodes=[])
     return _graph(fn, [x], [out], keras.Function([x], [out]), traced=True)
-
-
-def _trace_node(layer, graph_node, batch):
-    # one fresh tensor per distinct input: a tensor passed twice (self-attention's
-    # ``mha(x, x)``) stays one tensor, at both positions of ``graph.inputs``
-    distinct = {}
-    for kt in graph_node.input_tensors:
-        if id(kt) not in distinct:
-            shape = (batch,) + tuple(kt.shape[1:])
-            distinct[id(kt)] = keras.KerasTensor(shape, dtype=kt.dtype)
-    fresh = [distinct[id(kt)] for kt in graph_node.input_tensors]
-    args, kwargs = graph_node.fill_in(distinct)
-    return _trace_call(layer, fresh, args, kwargs)
 
 
 def inference_kwargs(op, kwargs):
@@ -328,7 +331,7 @@ def _trace_call(layer, fresh, args, kwargs):
     saved = [
         (x, list(x._inbound_nodes), list(x._outbound_nodes)) for x in _operations_of(layer)
     ]
-    shimmed = _shim_output_specs(x for x, _, _ in saved)
+    shimmed = _shim_output_specs(x for x, _, _ in saved if x is not layer)
     try:
         outputs = keras.tree.flatten(layer.call(*args, **kwargs))
         if not all(is_keras_tensor(x) or is_constant(x) for x in outputs):
@@ -360,34 +363,36 @@ def is_constant(x):
 
 
 def _shim_output_specs(layers):
-    """Let layers that override ``call`` but inherit a parent's
-    ``compute_output_spec`` be called symbolically while tracing.
+    """While tracing, infer the layers' output specs by running their ``call``.
 
-    The inherited method may not take the subclass's extra call arguments
-    (keras_hub's ``CachedMultiHeadAttention`` adds ``cache`` to
-    ``MultiHeadAttention``), so a symbolic call would fail; Keras' generic
-    method, which runs ``call`` itself, gives the same spec. The override is
+    A layer's own ``compute_output_spec`` may leave dimensions unknown that
+    its inputs fix (``EinsumDense`` declares its sequence axis as None), so
+    code after it that reads ``ops.shape`` builds reshapes with unknown sizes;
+    or it may not take the extra call arguments of a subclass (keras_hub's
+    ``CachedMultiHeadAttention`` adds ``cache`` to ``MultiHeadAttention``).
+    Keras' generic inference runs ``call`` on symbolic backend tensors, which
+    settles both; the layer's own method stays the fallback. The override is
     set on the instance for the trace only; returns the layers changed.
     """
     shimmed = []
     for x in layers:
-        cls = type(x)
-        if not isinstance(x, keras.layers.Layer) or "compute_output_spec" in vars(x):
-            continue
-        call_owner = _owner(cls, "call")
-        spec_owner = _owner(cls, "compute_output_spec")
-        if spec_owner in (keras.layers.Layer, keras.Operation) or not issubclass(
-            call_owner, spec_owner
-        ) or call_owner is spec_owner:
-            continue
-        generic = functools.partial(keras.Operation.compute_output_spec, x)
-        object.__setattr__(x, "compute_output_spec", generic)
-        shimmed.append(x)
+        if isinstance(x, keras.layers.Layer) and "compute_output_spec" not in vars(x):
+            object.__setattr__(x, "compute_output_spec", _InferredSpec(x))
+            shimmed.append(x)
     return shimmed
 
 
-def _owner(cls, name):
-    return next(k for k in cls.__mro__ if name in vars(k))
+class _InferredSpec:
+    """``compute_output_spec`` from running ``call``, else the layer's own."""
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return keras.Operation.compute_output_spec(self.layer, *args, **kwargs)
+        except Exception:  # e.g. code that needs a known batch size
+            return type(self.layer).compute_output_spec(self.layer, *args, **kwargs)
 
 
 def _trace_subclassed(model):

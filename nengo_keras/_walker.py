@@ -97,6 +97,7 @@ class Walker:
         """
         ctx = self.ctx
         saved = (self.problems, self.report, ctx.options.allow_fallback)
+        calls = collections.Counter(self.calls)  # a failed attempt calls nothing
         self.problems, self.report = [], []
         ctx.options.allow_fallback = False
         try:
@@ -107,6 +108,7 @@ class Walker:
             self.problems, self.report, ctx.options.allow_fallback = saved
         if problems:
             ctx.network.networks.remove(net)
+            self.calls = calls
         return problems
 
     def convert_node(self, node, inputs):

@@ -25,32 +25,52 @@ def convert_traced(layer, ctx, *inputs, **_):
     )
     if not isinstance(layer, keras.layers.Layer):
         ctx.unsupported(f"no converter for {type(layer).__name__}", fix)
-    try:
-        graph = kg.trace(layer, ctx.call)
-    except Exception as e:  # any failure of symbolic execution means "can't trace"
-        ctx.unsupported(
-            f"no converter for {type(layer).__name__}, and its call could not be "
-            f"traced into keras.ops ({type(e).__name__}: {_first_line(e)})",
-            fix,
-        )
+    error = None
+    # a batch of one settles code that needs the batch size; a Nengo network
+    # computes one sample at a time, so that is exact (`_one_sample` checks
+    # the trace did not fold other axes into the batch axis)
+    for batch in (None, 1):
+        try:
+            graph = kg.trace(layer, ctx.call, ctx.input_shapes, batch=batch)
+        except Exception as e:  # any failure of symbolic execution: "can't trace"
+            error = (
+                f"its call could not be traced into keras.ops "
+                f"({type(e).__name__}: {_first_line(e)})"
+            )
+            continue
+        if batch == 1 and not _one_sample(graph, ctx.output_shapes):
+            error = error or "its call mixes the batch axis with others"
+            continue
+        values, problems = _walk(ctx, graph, inputs)
+        if not problems:
+            break
+        what = "; ".join(f"{describe(op)}: {w}" for op, w, _ in problems)
+        error = f"its call uses operations without a Nengo equivalent ({what})"
+    else:
+        ctx.unsupported(f"no converter for {type(layer).__name__}, and {error}", fix)
+    return [
+        values[id(kt)] if kg.is_keras_tensor(kt) else _constant(kt, shape)
+        for kt, shape in zip(graph.outputs, ctx.output_shapes)
+    ]
+
+
+def _walk(ctx, graph, inputs):
     if ctx.timed:  # a temporal model's call: the traced graph has its time axis
         ctx.time.open(ctx.call, graph)
     # copies: if the trace fails half-way, the caller's values stay untouched
     values = {
         id(kt): Value(v.shape, v.terms, v.bias) for kt, v in zip(graph.inputs, inputs)
     }
-    problems = ctx.walker.walk_strict(graph, values, label=ctx.label())
-    if problems:
-        what = "; ".join(f"{describe(op)}: {w}" for op, w, _ in problems)
-        ctx.unsupported(
-            f"no converter for {type(layer).__name__}, and its call uses operations "
-            f"without a Nengo equivalent ({what})",
-            fix,
-        )
-    return [
-        values[id(kt)] if kg.is_keras_tensor(kt) else _constant(kt, shape)
-        for kt, shape in zip(graph.outputs, ctx.output_shapes)
-    ]
+    return values, ctx.walker.walk_strict(graph, values, label=ctx.label())
+
+
+def _one_sample(graph, out_shapes):
+    """Whether a trace on a batch of one kept the batch axis apart."""
+    return all(
+        not kg.is_keras_tensor(kt)
+        or (kt.shape[0] == 1 and tuple(kt.shape[1:]) == tuple(shape))
+        for kt, shape in zip(graph.outputs, out_shapes)
+    )
 
 
 def _constant(array, shape):
