@@ -296,7 +296,7 @@ def input_keys(graph):
     template = graph.structure
     if template is None and functional is not None:
         template = functional._inputs_struct
-    paths = [p for p, _ in keras.tree.flatten_with_path(template)] if template else []
+    paths = [] if template is None else [p for p, _ in keras.tree.flatten_with_path(template)]
     keys = []
     for i, kt in enumerate(graph.inputs):
         names = [input_name(kt), kt.name]
