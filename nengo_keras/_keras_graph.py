@@ -247,10 +247,17 @@ def concrete_output_shapes(node, in_shapes):
         return None
 
 
+def has_shape_rule(op):
+    """Whether ``op``'s declared output shape may be wrong even where it is
+    fully known, so the walk takes it from `_SHAPE_RULES` instead."""
+    return type(op).__name__ in _SHAPE_RULES
+
+
 # Output shapes (no batch axis) from input shapes, for operations whose
-# declared shape is incomplete and which cannot always run on zeros (JAX's
-# dot_product_attention rejects value heads wider than query heads; Keras'
-# MultiHeadAttention then takes another path)
+# declared shape is incomplete or wrong (Keras declares dot_product_attention's
+# output with the query's last axis, not the value's) and which cannot always
+# run on zeros (JAX's dot_product_attention rejects value heads wider than
+# query heads; Keras' MultiHeadAttention then takes another path)
 _SHAPE_RULES = {
     "DotProductAttention": lambda q, k, v, *rest: [tuple(q[:-1]) + tuple(v[-1:])],
 }

@@ -122,7 +122,7 @@ class Walker:
         out_shapes = [ctx.shape_of(kt) for kt in node.output_tensors]
         in_shapes = [v.shape for v in inputs]
         nested = timed and ctx.time.walks_inside(node)  # shapes known after its walk
-        if not timed and _unknown(out_shapes):
+        if not timed and (_unknown(out_shapes) or kg.has_shape_rule(node.op)):
             out_shapes = kg.concrete_output_shapes(node, in_shapes) or out_shapes
         if not nested and _unknown(out_shapes):
             self.problems.append(
