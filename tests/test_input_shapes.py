@@ -29,6 +29,7 @@ def sequence_model():
     return keras.Model({"token_ids": tokens, "padding_mask": mask}, x)
 
 
+@pytest.mark.backends
 def test_fixes_unknown_lengths(rng):
     model = sequence_model()
     tokens = rng.integers(0, 10, size=(2, 5)).astype("int32")

@@ -162,3 +162,11 @@ def test_vision_backbone(name, rng):
     x = rng.uniform(0, 1, size=(2,) + shape).astype("float32")
     tiers = ("neural",) if name in NEURAL else ("neural", "node")
     check_backbone(backbone, x, input_shapes=[shape], tiers=tiers)
+
+
+def test_importing_nengo_keras_does_not_import_keras_hub():
+    import subprocess
+    import sys
+
+    code = "import sys, nengo_keras; assert 'keras_hub' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -52,6 +52,7 @@ class ProjectAndFlatten(L.Layer):
         return ops.reshape(y, (ops.shape(y)[0], ops.shape(x)[1] * 4))
 
 
+@pytest.mark.backends
 def test_batch_size_in_a_reshape():
     inp = keras.Input((5, 3))
     model = keras.Model(inp, ProjectAndFlatten(name="flatten")(inp))
@@ -77,6 +78,7 @@ class AttentionBlock(L.Layer):
         return self.norm(x + self.attention(x, x, cache=None))
 
 
+@pytest.mark.backends
 def test_inherited_output_spec_with_extra_arguments():
     inp = keras.Input((4, 6))
     model = keras.Model(inp, AttentionBlock(name="block")(inp))
@@ -125,6 +127,7 @@ class ClassToken(L.Layer):
         return ops.concatenate([token, x], axis=1)
 
 
+@pytest.mark.backends
 def test_constant_outputs_and_class_token():
     inp = keras.Input((4, 3))
     x = inp + PositionTable(name="positions")(inp)
