@@ -136,7 +136,10 @@ def graph_of(model):
                 )
             ]
         )
-    return _graph(model, functional._inputs, functional._outputs, functional)
+    graph = _graph(model, functional._inputs, functional._outputs, functional)
+    if isinstance(getattr(functional, "_inputs_struct", None), dict):
+        graph.structure = functional._inputs_struct  # e.g. keras_hub's models
+    return graph
 
 
 def _graph(model, inputs, outputs, function, traced=False):

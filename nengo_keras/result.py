@@ -391,7 +391,7 @@ class ConvertedModel:
                       for kt in self.inputs]
         arrays = format_inputs(self, inputs)
         expected = self.model.predict(self._keras_inputs(arrays), verbose=0)
-        expected = expected if isinstance(expected, (list, tuple)) else [expected]
+        expected = keras.tree.flatten(expected)  # a dict of outputs: sorted keys
         got = self.run(arrays, n_steps=1, simulator=simulator)
         got = got if isinstance(got, list) else [got]
         for kt, e, g in zip(self.outputs, expected, got):

@@ -109,3 +109,15 @@ def test_known_shapes_convert_the_model_itself():
     model = keras.Model(inp, L.Dense(2)(inp))
     result = nengo_keras.to_nengo(model, input_shapes={"x": (4,)})
     assert list(result.inputs) == [inp]  # no re-tracing: the model's own tensors
+
+
+def test_verify_with_dict_inputs_and_outputs():
+    tokens = keras.Input((None,), dtype="int32", name="token_ids")
+    mask = keras.Input((None,), dtype="int32", name="padding_mask")
+    x = L.Embedding(10, 4)(tokens) * keras.ops.expand_dims(mask, -1)
+    model = keras.Model(
+        {"token_ids": tokens, "padding_mask": mask},
+        {"sequence": x, "pooled": keras.ops.mean(x, axis=1)},
+    )
+    result = nengo_keras.to_nengo(model, input_shapes={"token_ids": (4,), "padding_mask": (4,)})
+    assert result.verify()
