@@ -12,12 +12,23 @@ Usage::
 The first call creates a virtual environment in ``.venv`` (or in
 ``$NENGO_KERAS_VENV``) and installs the package with its test and docs
 extras; later calls reuse it and reinstall only when pyproject.toml changes.
+
+``test`` runs on the Keras backend named by ``$KERAS_BACKEND`` (TensorFlow if
+unset) with an empty, temporary ``KERAS_HOME``, so a ``~/.keras/keras.json``
+left on the machine cannot change what the suite runs, and with TensorFlow's
+oneDNN kernels off (``TF_ENABLE_ONEDNN_OPTS=0``), which only some processors use.
 """
+
+# The README's two commands; tests/test_project.py checks that the README,
+# this file and .ci/run agree on them.
+DEMO_COMMAND = "python3 run.py demo"
+TEST_COMMAND = "python3 run.py test"
 
 import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 VENV = os.environ.get("NENGO_KERAS_VENV", os.path.join(ROOT, ".venv"))
@@ -60,6 +71,17 @@ def main(argv):
             marks = ["-m", ""]
         workers = ["-n", "auto"] if "-n" not in args else []
         cmd = [exe, "-m", "pytest"] + workers + marks + args
+        env.setdefault("KERAS_BACKEND", "tensorflow")
+        # TensorFlow turns its oneDNN CPU kernels on only on some processors,
+        # and those accept configurations (unequal depthwise strides, NCHW or
+        # dilated transposed convolutions) that its plain kernels reject. Test
+        # on the plain kernels, which every machine has, so a test that relies
+        # on oneDNN fails here rather than on someone else's machine.
+        env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+        with tempfile.TemporaryDirectory(prefix="nengo-keras-keras-home-") as home:
+            env["KERAS_HOME"] = home
+            print(f"testing on Keras' {env['KERAS_BACKEND']} backend", flush=True)
+            return subprocess.call(cmd, cwd=ROOT, env=env)
     elif command == "bench":
         if not args:
             print("usage: python3 run.py bench NAME [args]; NAME in benchmarks/")

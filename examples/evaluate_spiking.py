@@ -19,7 +19,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 import nengo_keras
-from nengo_keras import plots
+from nengo_keras.run import plots
 
 OUTPUT = pathlib.Path(__file__).parent / "output"
 

@@ -1,286 +1,43 @@
-"""`to_nengo`: walk a Keras graph and build the equivalent Nengo network."""
+"""NengoDL's ``converter`` module path: ``nengo_keras.converter.LayerConverter``.
 
-from __future__ import annotations
+NengoDL users write ``nengo_dl.converter.LayerConverter``; the same path works
+here (the classes live in `nengo_keras.nengo_dl.compat`). The engine's
+``to_nengo`` and ``convert``, which this module used to hold, moved to
+`nengo_keras.conversion` (old names still work here for one release, with a
+``DeprecationWarning``).
 
-import time
+Examples
+--------
+>>> class ConvertAddOne(nengo_keras.converter.LayerConverter):
+...     def convert(self, node_id):
+...         return self.add_nengo_obj(node_id)
+"""
+
 import warnings
 
-import keras
-import nengo
+from .conversion import pipeline as _pipeline
+from .nengo_dl.compat import Converter, LayerConverter
+from .nengo_dl.compat import configure_trainable as _configure_trainable
 
-from . import _keras_graph as kg
-from . import _input_shapes, _temporal
-from ._nodes import InputFeed
-from ._walker import LayerReport, Walker
-from .context import ConversionContext
-from .errors import ConversionError
-from .options import Options
-from .values import Value
+__all__ = ["Converter", "LayerConverter"]
 
-__all__ = ["LayerReport", "convert", "to_nengo"]
-
-
-def to_nengo(
-    model,
-    *,
-    allow_fallback=True,
-    swap_activations=None,
-    scale_firing_rates=None,
-    synapse=None,
-    max_to_avg_pool=False,
-    split_shared_weights=False,
-    inference_only=False,
-    fold_batchnorm=True,
-    groups_as_dense=False,
-    trace_layers=True,
-    tiers=("neural", "node", "fallback"),
-    converters=None,
-    temporal=None,
-    input_shapes=None,
-    label=None,
-):
-    """Convert a Keras 3 model into a native Nengo network.
-
-    Parameters
-    ----------
-    model : keras.Model
-        A Functional or Sequential model (nested models, shared layers, several
-        inputs and outputs are all fine). It is never modified.
-    allow_fallback : bool
-        If True, a layer with no Nengo equivalent becomes a `nengo.Node` that
-        computes it with Keras (a ``UserWarning`` names it). If False, a
-        `ConversionError` lists every such layer.
-    swap_activations : dict, optional
-        Replaces activations: keys are activation functions (any framework's),
-        their names or Nengo neuron types; values are Nengo neuron types (or
-        activations). Applied before and after the default map (relu ->
-        `nengo.RectifiedLinear`, sigmoid -> `nengo.Sigmoid`, tanh ->
-        `nengo.Tanh`), e.g. ``{"relu": nengo.SpikingRectifiedLinear()}``.
-    scale_firing_rates : float or dict or RateCalibration or array, optional
-        Multiplies neuron inputs by this factor and divides their output by it,
-        so rate neurons compute the same function while spiking neurons fire
-        faster (more accurately). A dict maps layers (or layer names) to factors
-        (a factor may be an array: one per neuron, or broadcast against the
-        layer's output shape, e.g. one per channel). A
-        `nengo_keras.calibration.RateCalibration`, or an array of input
-        samples, chooses a factor per layer from activation statistics (see
-        `nengo_keras.calibration`); the result's ``firing_rates`` then lists
-        them with the expected rates. Layers trained with
-        `nengo_keras.spiking.SpikeAware` activations keep their trained factor
-        unless this option sets one for them.
-    synapse : float or nengo.synapses.Synapse, optional
-        Synapse on every connection and probe leaving neurons. If None, layers
-        trained with `nengo_keras.spiking.SpikeAware` activations use the
-        synapse stored with them (none elsewhere).
-    max_to_avg_pool : bool
-        Convert max pooling to average pooling (NengoDL's behaviour).
-    split_shared_weights : bool
-        Allow a layer with weights to be called more than once; each call gets
-        its own copy of the weights in Nengo (weights are never shared there).
-    inference_only : bool
-        Accepted for NengoDL compatibility. Nengo networks made here are
-        inference networks either way.
-    fold_batchnorm : bool
-        Fold inference BatchNormalization into the preceding linear layer where
-        exact (otherwise it becomes its own elementwise connection).
-    groups_as_dense : bool
-        Emit grouped / depthwise convolutions as full kernels with zeros off the
-        groups, for backends that ignore or reject ``groups``.
-    trace_layers : bool
-        Convert layers that have no converter through the ``keras.ops`` their
-        ``call`` is made of (so most custom layers need no conversion code).
-        False treats them as unconvertible (NengoDL's behaviour).
-    tiers : tuple of str
-        Allowed tiers: ``"neural"``, ``"node"``, ``"fallback"``. Targeting
-        neuromorphic hardware, pass ``("neural",)`` to get an error listing
-        every layer that needs a Node.
-    converters : dict, optional
-        Per-call converter overrides: ``{layer class or layer or name: fn}``.
-    temporal : bool, optional
-        Whether axis 1 of the model's inputs is time. Then Nengo's time is the
-        Keras time axis: the axis is dropped from every Nengo value (one value
-        per time step), layers that act on each step separately (Dense on the
-        last axis, elementwise maths, ``TimeDistributed``...) convert on the
-        per-step shape, and `nengo_keras.layers` spiking and synapse layers
-        become spiking neurons and synapses. Layers that mix time steps
-        (recurrent layers, Flatten over time...) are reported; the user's own
-        converters (``to_nengo``, `register_converter`) get one step's shapes
-        and are trusted to act per step. ``None`` (the
-        default) auto-detects: True iff the model contains a
-        `nengo_keras.layers.SpikingActivation`, ``Lowpass`` or ``Alpha``.
-        Run the result with ``result.run(x)``, ``x`` shaped
-        ``(batch, n_steps, ...)``.
-    input_shapes : dict or list, optional
-        Shapes (without the batch axis) for inputs with unknown dimensions,
-        as a dict keyed by input name or a list in ``model.inputs`` order,
-        e.g. ``{"token_ids": (128,), "padding_mask": (128,)}`` for a text
-        model built on ``(batch, None)`` inputs. The model is traced again on
-        inputs of these shapes (it is not modified); the converted network
-        takes inputs of these shapes.
-    label : str, optional
-        Label of the network (default: the model name).
-
-    Returns
-    -------
-    ConvertedModel
-        ``.net``, ``.inputs`` (Nodes), ``.outputs`` (Probes), ``.layers``,
-        ``.report``, ``.run()``, ``.verify()``.
-
-    Examples
-    --------
-    >>> result = nengo_keras.to_nengo(model)
-    >>> with nengo.Simulator(result.net) as sim:
-    ...     sim.step()
-    >>> result.verify()
-    True
-    """
-    options = Options(
-        allow_fallback=allow_fallback,
-        swap_activations=swap_activations,
-        scale_firing_rates=scale_firing_rates,
-        synapse=synapse,
-        max_to_avg_pool=max_to_avg_pool,
-        split_shared_weights=split_shared_weights,
-        inference_only=inference_only,
-        fold_batchnorm=fold_batchnorm,
-        groups_as_dense=groups_as_dense,
-        trace_layers=trace_layers,
-        tiers=tiers,
-        converters=converters,
-        temporal=temporal,
-        input_shapes=input_shapes,
-    )
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"to_nengo expects a keras.Model, got {type(model).__name__}")
-    from .calibration import as_calibration, run_calibration
-
-    start = time.perf_counter()
-    calibration = as_calibration(scale_firing_rates)
-    table = None
-    if calibration is not None:
-        table = run_calibration(model, options, calibration, label)
-        options.scale_firing_rates = table.scales
-    result = convert(model, options, label)
-    result.firing_rates = table
-    result.conversion_time = time.perf_counter() - start
-    return result
-
-
-def convert(model, options, label=None, calibrating=None):
-    """`to_nengo` with validated `Options`.
-
-    ``calibrating`` (a `nengo_keras.calibration.Recorder`) builds the rate
-    version of the network that calibration measures.
-    """
-    from . import converters as _  # noqa: F401  (registers the built-in converters)
-
-    start = time.perf_counter()
-    graph = _input_shapes.apply(kg.graph_of(model), options.input_shapes)
-    net = nengo.Network(label=label or model.name)
-    configure_trainable(net)
-    ctx = ConversionContext(options, net)
-    ctx.calibrating = calibrating
-    ctx.dt = _temporal.model_dt(model)
-    if _temporal.resolve(options.temporal, model):
-        ctx.time = _temporal.TimeAxis()
-        problems = ctx.time.add_inputs(graph)
-        if problems:
-            raise ConversionError(problems)
-    _check_input_shapes(graph, ctx.shape_of)
-
-    values = {}
-    inputs = []
-    with net:
-        for kt in graph.inputs:
-            shape = ctx.shape_of(kt)
-            node = nengo.Node(
-                output=InputFeed(shape), size_out=kg.size_of(shape), label=_name(kt)
-            )
-            values[id(kt)] = Value.of(node, shape)
-            inputs.append((kt, node))
-    walker = Walker(ctx)
-    walker.walk(graph, values)
-    if walker.problems:
-        raise ConversionError(walker.problems)
-
-    outputs = []
-    with net:
-        for kt in graph.outputs:
-            obj = ctx.materialize(values[id(kt)], label=_name(kt))
-            outputs.append((kt, nengo.Probe(obj, synapse=ctx.synapse_for(obj))))
-    ctx.swaps.warn_unused()
-    _warn_unused_scales(ctx)
-    from .result import ConvertedModel
-
-    return ConvertedModel(
-        net=net,
-        model=model,
-        inputs=inputs,
-        outputs=outputs,
-        values=walker.tensors,
-        report=walker.report,
-        context=ctx,
-        conversion_time=time.perf_counter() - start,
-        input_structure=graph.structure,
-    )
-
-
-def configure_trainable(net):
-    """Add NengoDL's ``trainable`` config parameter (None: not set) to ``net``."""
-    for cls in (nengo.Ensemble, nengo.Connection, nengo.ensemble.Neurons, nengo.Node):
-        if cls not in net.config.params:
-            net.config.configures(cls)
-        params = net.config[cls]
-        if "trainable" not in params._extra_params:
-            params.set_param(
-                "trainable", nengo.params.BoolParam("trainable", None, optional=True)
-            )
+_MOVED = {"to_nengo", "convert", "LayerReport"}
 
 
 def __getattr__(name):
-    # nengo_dl.converter.LayerConverter lives here in NengoDL; keep the path
-    if name == "LayerConverter":
-        from .compat import LayerConverter
-
-        return LayerConverter
+    if name in _MOVED:
+        warnings.warn(
+            f"nengo_keras.converter.{name} moved to nengo_keras.conversion.{name}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(_pipeline, name)
+    if name == "configure_trainable":
+        warnings.warn(
+            "nengo_keras.converter.configure_trainable moved to "
+            "nengo_keras.nengo_dl.compat.configure_trainable",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _configure_trainable
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _name(kt):
-    history = kg.producer(kt)
-    return history[0].name if history else kt.name
-
-
-def _check_input_shapes(graph, shape_of):
-    problems = []
-    for kt in graph.inputs:
-        shape = shape_of(kt)
-        if any(s is None for s in shape):
-            except_time = " and the time axis" if len(shape) < len(kt.shape) - 1 else ""
-            problems.append(
-                (
-                    kg.producer(kt)[0],
-                    f"input {kt.name!r} has shape {tuple(kt.shape)}; Nengo needs every "
-                    f"dimension except the batch axis{except_time} to be known",
-                    f"pass input_shapes={{{_name(kt)!r}: (...)}} to to_nengo to "
-                    "fix the unknown dimensions (or build the model on "
-                    "`keras.Input(shape=...)` with a full shape)",
-                )
-            )
-    if problems:
-        raise ConversionError(problems)
-
-
-def _warn_unused_scales(ctx):
-    scale = ctx.options.scale_firing_rates
-    if isinstance(scale, dict):
-        unused = [k for k in scale if k not in ctx._used_scales]
-        if unused:
-            names = [getattr(k, "name", k) for k in unused]
-            warnings.warn(
-                f"scale_firing_rates keys {names!r} matched no layer with neurons",
-                UserWarning,
-                stacklevel=3,
-            )
-
-

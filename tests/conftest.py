@@ -20,3 +20,8 @@ def rng():
     return np.random.default_rng(0)
 
 
+
+
+def pytest_report_header(config):
+    home = os.environ.get("KERAS_HOME", "~/.keras")
+    return f"keras {keras.__version__}, backend {keras.backend.backend()}, KERAS_HOME {home}"

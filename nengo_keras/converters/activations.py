@@ -4,7 +4,7 @@ Piecewise-linear activations (relu6, leaky relu, PReLU, hard sigmoid, hard
 tanh, sparse sigmoid, soft shrink) are exact networks of rectifiers built with
 ``ctx.relu``, so ``swap_activations={"relu": nengo.SpikingRectifiedLinear()}``
 makes them spike too. The smooth ones (ELU, GELU, softmax...) run as NumPy
-Nodes that follow Keras' formulas (`nengo_keras.converters._numpy`).
+Nodes that follow Keras' formulas (`nengo_keras.converters._lib.numpy_ref`).
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .. import _keras_graph as kg
-from ..activations import register_activation
-from ..registry import register_converter
-from . import _neural, _numpy
+from ..conversion import graph as kg
+from ..conversion.activation_map import register_activation
+from ..conversion.registry import register
+from ._lib import rectifiers as _neural
+from ._lib import numpy_ref as _numpy
 
 
 class ActivationBuilder:
@@ -44,7 +45,7 @@ class NodeActivation(ActivationBuilder):
 
 class PiecewiseLinear(ActivationBuilder):
     """An exact rectifier network; ``fn(**params)`` returns the keyword
-    arguments of `nengo_keras.converters._neural.piecewise_linear`."""
+    arguments of `nengo_keras.converters._lib.rectifiers.piecewise_linear`."""
 
     def build(self, ctx, x, params):
         return _neural.piecewise_linear(ctx, x, **self.fn(**params))
@@ -114,19 +115,19 @@ def convert_relu(layer, ctx, x, **_):
     return _neural.clipped_relu(ctx, x, slope, max_value)
 
 
-register_converter(keras.layers.ReLU, convert_relu, values=True)
+register(keras.layers.ReLU, convert_relu)
 _relu_op = kg.layer_class("activations.activations.ReLU")
 if _relu_op is not None:
-    register_converter(_relu_op, convert_relu, values=True)
+    register(_relu_op, convert_relu)
 
 
-@register_converter(keras.layers.LeakyReLU, values=True)
+@register(keras.layers.LeakyReLU)
 def convert_leaky_relu(layer, ctx, x, **_):
     """LeakyReLU: ``a*x + (1-a)*relu(x)``, exact."""
     return ctx.activate(x, "leaky_relu", negative_slope=float(layer.negative_slope))
 
 
-@register_converter(keras.layers.PReLU, values=True)
+@register(keras.layers.PReLU)
 def convert_prelu(layer, ctx, x, **_):
     """PReLU: ``alpha*x + (1-alpha)*relu(x)`` per element, exact."""
     alpha = ctx.weight(layer, "alpha")
@@ -136,12 +137,12 @@ def convert_prelu(layer, ctx, x, **_):
     return _neural.clipped_relu(ctx, x, alpha)
 
 
-@register_converter(keras.layers.ELU, values=True)
+@register(keras.layers.ELU)
 def convert_elu(layer, ctx, x, **_):
     return ctx.activate(x, "elu", alpha=float(layer.alpha))
 
 
-@register_converter(keras.layers.Softmax, values=True)
+@register(keras.layers.Softmax)
 def convert_softmax(layer, ctx, x, *mask, **_):
     """Softmax over ``axis`` (one or several), with the optional ``mask``."""
     if not mask:

@@ -15,9 +15,9 @@ import numpy as np
 
 from nengo.transforms import ChannelShape
 
-from .._linear import Conv, Matrix
-from ..registry import register_converter
-from . import _spatial
+from ..conversion.transforms import Conv, Matrix
+from ..conversion.registry import register
+from ._lib import windows as _spatial
 
 
 def expand_groups(kernel, groups):
@@ -225,4 +225,4 @@ for _classes, _fn in (
     ((_L.Conv1DTranspose, _L.Conv2DTranspose, _L.Conv3DTranspose), convert_transpose),
 ):
     for _cls in _classes:
-        register_converter(_cls, _fn, values=True)
+        register(_cls, _fn)

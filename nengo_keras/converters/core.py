@@ -6,8 +6,8 @@ import keras
 import nengo
 import numpy as np
 
-from .._linear import Conv, Matrix
-from ..registry import register_converter
+from ..conversion.transforms import Conv, Matrix
+from ..conversion.registry import register
 
 
 def last_axis_transform(w, shape):
@@ -31,7 +31,7 @@ def last_axis_transform(w, shape):
     )
 
 
-@register_converter(keras.layers.Dense, values=True)
+@register(keras.layers.Dense)
 def convert_dense(layer, ctx, x, **_):
     """Dense: one connection with the kernel; the bias goes to the neurons."""
     kernel = ctx.weight(layer, "kernel")
@@ -55,7 +55,7 @@ class Lookup:
         return self.table[np.clip(idx, 0, len(self.table) - 1)]
 
 
-@register_converter(keras.layers.Embedding, values=True)
+@register(keras.layers.Embedding)
 def convert_embedding(layer, ctx, x, **_):
     """A Node that looks up rows (node tier: a lookup is not a linear map)."""
     if getattr(layer, "quantization_mode", None):
@@ -67,7 +67,7 @@ def convert_embedding(layer, ctx, x, **_):
     return ctx.node(Lookup(table), [x], ctx.output_shapes[0])
 
 
-@register_converter(keras.layers.Activation, values=True)
+@register(keras.layers.Activation)
 def convert_activation(layer, ctx, x, **_):
     return ctx.activate(x, layer.activation)
 
@@ -88,4 +88,4 @@ for _cls in (
     keras.layers.ActivityRegularization,
     keras.layers.Identity,
 ):
-    register_converter(_cls, identity, values=True)
+    register(_cls, identity)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .._keras_graph import inference_kwargs, integer_dtype
+from ..conversion.graph import inference_kwargs, integer_dtype
+from ..conversion.registry import CONVERTERS, FALLBACK, Entry
 
 
 class KerasCall:
@@ -52,3 +53,6 @@ def _tensor(array, dtype):
 def fallback(op, ctx, *inputs):
     """Values of ``op``'s outputs computed by one Keras-calling Node."""
     return ctx.outputs_node(KerasCall(op, ctx.call, ctx.timed), list(inputs))
+
+
+CONVERTERS.register(FALLBACK, Entry(fallback, fallback, "fallback"))

@@ -8,10 +8,11 @@ import functools
 import keras
 import numpy as np
 
-from .._linear import selection
-from ..registry import register_converter
-from . import _neural, _numpy
-from ._probe import convert_by_index_map
+from ..conversion.transforms import selection
+from ..conversion.registry import register
+from ._lib import rectifiers as _neural
+from ._lib import numpy_ref as _numpy
+from ._lib.probing import convert_by_index_map
 
 
 def broadcast(ctx, x, shape):
@@ -41,47 +42,47 @@ def _broadcast_all(ctx, inputs):
     return [broadcast(ctx, x, shape) for x in inputs]
 
 
-@register_converter(keras.layers.Add, values=True)
+@register(keras.layers.Add)
 def convert_add(layer, ctx, *inputs, **_):
     return functools.reduce(lambda a, b: a + b, _broadcast_all(ctx, inputs))
 
 
-@register_converter(keras.layers.Subtract, values=True)
+@register(keras.layers.Subtract)
 def convert_subtract(layer, ctx, a, b, **_):
     a, b = _broadcast_all(ctx, (a, b))
     return a - b
 
 
-@register_converter(keras.layers.Average, values=True)
+@register(keras.layers.Average)
 def convert_average(layer, ctx, *inputs, **_):
     total = convert_add(layer, ctx, *inputs)
     return total.scale(1.0 / len(inputs))
 
 
-@register_converter(keras.layers.Maximum, values=True)
+@register(keras.layers.Maximum)
 def convert_maximum(layer, ctx, *inputs, **_):
     return _neural.maximum(ctx, _broadcast_all(ctx, inputs))
 
 
-@register_converter(keras.layers.Minimum, values=True)
+@register(keras.layers.Minimum)
 def convert_minimum(layer, ctx, *inputs, **_):
     return _neural.minimum(ctx, _broadcast_all(ctx, inputs))
 
 
-register_converter(keras.layers.Concatenate, convert_by_index_map, values=True)
+register(keras.layers.Concatenate, convert_by_index_map)
 
 
 def _product(*arrays):
     return functools.reduce(np.multiply, arrays)
 
 
-@register_converter(keras.layers.Multiply, values=True)
+@register(keras.layers.Multiply)
 def convert_multiply(layer, ctx, *inputs, **_):
     """Elementwise products are not linear: a Node computes them."""
     return ctx.node(_product, _broadcast_all(ctx, inputs), ctx.output_shapes[0])
 
 
-@register_converter(keras.layers.Dot, values=True)
+@register(keras.layers.Dot)
 def convert_dot(layer, ctx, a, b, **_):
     """Dot along ``axes`` (``normalize`` too): a NumPy Node, as products of
     two tensors are not linear."""

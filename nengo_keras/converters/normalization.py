@@ -16,9 +16,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from ..registry import register_converter
-from ..values import Value
-from . import _numpy
+from ..conversion.registry import register
+from ..conversion.transforms import Scale
+from ..conversion.values import Value
+from ._lib import numpy_ref as _numpy
 
 
 def per_axis(vector, shape, axes):
@@ -35,7 +36,7 @@ def feature_axes(layer, ndim):
     return [(a % (ndim + 1)) - 1 for a in axes]
 
 
-@register_converter(keras.layers.BatchNormalization, values=True)
+@register(keras.layers.BatchNormalization)
 def convert_batch_normalization(layer, ctx, x, **_):
     """``gamma * (x - mean) / sqrt(var + eps) + beta`` with moving statistics."""
     axes = feature_axes(layer, len(x.shape))
@@ -52,8 +53,6 @@ def convert_batch_normalization(layer, ctx, x, **_):
 
 
 def _scale(a, size):
-    from .._linear import Scale
-
     return Scale(a, size)
 
 
@@ -61,7 +60,7 @@ def _statistics_node(ctx, x, fn, **params):
     return ctx.node(_numpy.Batched(fn, **params), [x], x.shape)
 
 
-@register_converter(keras.layers.LayerNormalization, values=True)
+@register(keras.layers.LayerNormalization)
 def convert_layer_normalization(layer, ctx, x, **_):
     """LayerNormalization (``axis``, ``center``, ``scale``, ``epsilon``,
     ``rms_scaling``)."""
@@ -77,13 +76,13 @@ def convert_layer_normalization(layer, ctx, x, **_):
     )
 
 
-@register_converter(keras.layers.UnitNormalization, values=True)
+@register(keras.layers.UnitNormalization)
 def convert_unit_normalization(layer, ctx, x, **_):
     # the epsilon keras.layers.UnitNormalization passes to ops.normalize
     return _statistics_node(ctx, x, _numpy.normalize, axis=layer.axis, epsilon=1e-12)
 
 
-@register_converter(keras.layers.GroupNormalization, values=True)
+@register(keras.layers.GroupNormalization)
 def convert_group_normalization(layer, ctx, x, **_):
     return _statistics_node(
         ctx,
@@ -109,4 +108,4 @@ def convert_rms_normalization(layer, ctx, x, **_):
 
 
 if hasattr(keras.layers, "RMSNormalization"):  # Keras >= 3.9
-    register_converter(keras.layers.RMSNormalization, convert_rms_normalization, values=True)
+    register(keras.layers.RMSNormalization, convert_rms_normalization)

@@ -24,12 +24,19 @@ import keras
 import numpy as np
 import scipy.special
 
-from .. import _keras_graph as kg
-from .. import activations
-from ..registry import register_converter
-from ..values import Value
-from . import _neural, _numpy
-from ._probe import NotLinear, convert_by_index_map, keras_call, linear_map, separable_map
+from ..conversion import graph as kg
+from ..conversion import activation_map as activations
+from ..conversion.registry import register
+from ..conversion.values import Value
+from ._lib import rectifiers as _neural
+from ._lib import numpy_ref as _numpy
+from ._lib.probing import (
+    NotLinear,
+    convert_by_index_map,
+    keras_call,
+    linear_map,
+    separable_map,
+)
 from .core import Lookup
 from .merging import broadcast, constant_like
 
@@ -38,7 +45,7 @@ def _register(paths, fn):
     for path in paths:
         cls = kg.op_class(path)
         if cls is not None:
-            register_converter(cls, fn, values=True)
+            register(cls, fn, replace=True)  # specific converters refine generic ones
 
 
 def operands(ctx, inputs):

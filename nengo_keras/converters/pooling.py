@@ -6,9 +6,10 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 
-from .._linear import Matrix, selection
-from ..registry import register_converter
-from . import _neural, _spatial
+from ..conversion.transforms import Matrix, selection
+from ..conversion.registry import register
+from ._lib import rectifiers as _neural
+from ._lib import windows as _spatial
 
 
 def _maximum_over(ctx, x, candidates, shape):
@@ -137,7 +138,7 @@ _ADAPTIVE_MAX = tuple(
     if hasattr(keras.layers, f"AdaptiveMaxPooling{n}D")
 )
 for _cls in _ADAPTIVE_AVERAGE + _ADAPTIVE_MAX:
-    register_converter(_cls, convert_adaptive_pooling, values=True)
+    register(_cls, convert_adaptive_pooling)
 
 
 _GLOBAL_AVERAGE = (
@@ -154,11 +155,11 @@ for _cls in (
     keras.layers.MaxPooling2D,
     keras.layers.MaxPooling3D,
 ):
-    register_converter(_cls, convert_pooling, values=True)
+    register(_cls, convert_pooling)
 
 for _cls in _GLOBAL_AVERAGE + (
     keras.layers.GlobalMaxPooling1D,
     keras.layers.GlobalMaxPooling2D,
     keras.layers.GlobalMaxPooling3D,
 ):
-    register_converter(_cls, convert_global_pooling, values=True)
+    register(_cls, convert_global_pooling)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from .._linear import Scale
+from ..conversion.transforms import Scale
 from ..errors import ConversionError
-from ..registry import register_converter
-from ._probe import NotLinear, separable_map
+from ..conversion.registry import register
+from ._lib.probing import NotLinear, separable_map
 from .merging import broadcast, constant_like
 
 
@@ -28,7 +28,7 @@ def _affine(ctx, x, scale, offset):
     )
 
 
-@register_converter(keras.layers.Rescaling, values=True)
+@register(keras.layers.Rescaling)
 def convert_rescaling(layer, ctx, x, **_):
     """``x * scale + offset`` (scalars or arrays)."""
     scale = np.asarray(keras.ops.convert_to_numpy(layer.scale), dtype=np.float64)
@@ -38,7 +38,7 @@ def convert_rescaling(layer, ctx, x, **_):
     return _affine(ctx, x, scale, layer.offset)
 
 
-@register_converter(keras.layers.Normalization, values=True)
+@register(keras.layers.Normalization)
 def convert_normalization(layer, ctx, x, **_):
     """``(x - mean) / max(sqrt(var), eps)``, or its inverse (``invert=True``)."""
     mean = ctx.weight(layer, "mean")
@@ -48,8 +48,8 @@ def convert_normalization(layer, ctx, x, **_):
     return _affine(ctx, x, 1.0 / std, -mean / std)
 
 
-@register_converter(keras.layers.Resizing, values=True)
-@register_converter(keras.layers.CenterCrop, values=True)
+@register(keras.layers.Resizing)
+@register(keras.layers.CenterCrop)
 def convert_resizing(layer, ctx, x, **_):
     """A sparse matrix (a few taps per output for the usual interpolations)."""
     if len(x.shape) != 3:
@@ -102,4 +102,4 @@ def convert_augmentation(layer, ctx, x, **_):
 
 for _name in AUGMENTATION:
     if hasattr(keras.layers, _name):
-        register_converter(getattr(keras.layers, _name), convert_augmentation, values=True)
+        register(getattr(keras.layers, _name), convert_augmentation)

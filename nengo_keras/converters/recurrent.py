@@ -17,9 +17,9 @@ import keras
 import numpy as np
 import scipy.special
 
-from ..activations import canonical_name
-from ..registry import register_converter
-from . import _numpy
+from ..conversion.activation_map import canonical_name
+from ..conversion.registry import register
+from ._lib import numpy_ref as _numpy
 
 _FUNCTIONS = {
     "linear": lambda x: x,
@@ -213,7 +213,7 @@ class BidirectionalRecurrence:
         return out.ravel()
 
 
-@register_converter(keras.layers.Bidirectional, values=True)
+@register(keras.layers.Bidirectional)
 def convert_bidirectional(layer, ctx, x, *rest, **_):
     """One NumPy Node for both directions (recurrent layers only)."""
     forward, backward = layer.forward_layer, layer.backward_layer
@@ -237,4 +237,4 @@ def convert_bidirectional(layer, ctx, x, *rest, **_):
 
 
 for _cls in (keras.layers.SimpleRNN, keras.layers.GRU, keras.layers.LSTM):
-    register_converter(_cls, convert_recurrent, values=True)
+    register(_cls, convert_recurrent)

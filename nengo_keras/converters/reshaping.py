@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import keras
 
-from ..registry import register_converter
-from ._probe import convert_by_index_map
+from ..conversion.registry import register
+from ._lib.probing import convert_by_index_map
+from ._lib.probing import linear_map
 
 
-@register_converter(keras.layers.Reshape, values=True)
+@register(keras.layers.Reshape)
 def convert_reshape(layer, ctx, x, **_):
     return x.reshape(ctx.output_shapes[0])
 
 
-@register_converter(keras.layers.Flatten, values=True)
+@register(keras.layers.Flatten)
 def convert_flatten(layer, ctx, x, **_):
     if getattr(layer, "data_format", "channels_last") == "channels_first" and len(x.shape) > 1:
         return convert_by_index_map(layer, ctx, x)  # Keras moves channels last first
@@ -37,15 +38,13 @@ for _cls in (
     keras.layers.Permute,
     keras.layers.RepeatVector,
 ):
-    register_converter(_cls, convert_by_index_map, values=True)
+    register(_cls, convert_by_index_map)
 
 
-@register_converter(keras.layers.UpSampling2D, values=True)
+@register(keras.layers.UpSampling2D)
 def convert_upsampling2d(layer, ctx, x, **_):
     """Nearest: an index map; bilinear: a sparse matrix found by probing."""
     if layer.interpolation == "nearest":
         return convert_by_index_map(layer, ctx, x)
-    from ._probe import linear_map
-
     matrix, offset = linear_map(layer, x.shape)
     return ctx.linear(x, matrix, ctx.output_shapes[0]) + offset

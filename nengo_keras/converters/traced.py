@@ -2,18 +2,21 @@
 
 Most custom layers (and many Keras layers) compute with ``keras.ops`` and
 other layers. Running ``call`` on symbolic tensors records those operations
-as a small graph (`_keras_graph.trace`), which converts like a nested model.
+as a small graph (`nengo_keras.conversion.graph.trace`), which converts like a nested model.
 Only if that fails does the layer fall back to a Keras-computing Node (or get
 reported): so a user's ``x * self.scale + x`` layer needs no conversion code.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 
-from .. import _keras_graph as kg
-from ..errors import describe
-from ..values import Value
+from ..conversion import graph as kg
+from ..conversion.registry import CONVERTERS, TRACE, Entry
+from ..errors import ConversionError, describe
+from ..conversion.values import Value
 from .merging import constant_like
 
 
@@ -41,27 +44,29 @@ def convert_traced(layer, ctx, *inputs, **_):
         if batch == 1 and not _one_sample(graph, ctx.output_shapes):
             error = error or "its call mixes the batch axis with others"
             continue
-        values, problems = _walk(ctx, graph, inputs)
-        if not problems:
-            break
-        what = "; ".join(f"{describe(op)}: {w}" for op, w, _ in problems)
-        error = f"its call uses operations without a Nengo equivalent ({what})"
-    else:
-        ctx.unsupported(f"no converter for {type(layer).__name__}, and {error}", fix)
-    return [
-        values[id(kt)] if kg.is_keras_tensor(kt) else _constant(kt, shape)
-        for kt, shape in zip(graph.outputs, ctx.output_shapes)
-    ]
+        try:
+            return _convert(ctx, graph, inputs)
+        except ConversionError as e:
+            what = "; ".join(f"{describe(op)}: {w}" for op, w, _ in e.problems)
+            error = f"its call uses operations without a Nengo equivalent ({what})"
+    ctx.unsupported(f"no converter for {type(layer).__name__}, and {error}", fix)
 
 
-def _walk(ctx, graph, inputs):
+def _convert(ctx, graph, inputs):
     if ctx.timed:  # a temporal model's call: the traced graph has its time axis
         ctx.time.open(ctx.call, graph)
+    # outputs that do not depend on the inputs (a position embedding) are constants
+    tensors = [kt for kt in graph.outputs if kg.is_keras_tensor(kt)]
     # copies: if the trace fails half-way, the caller's values stay untouched
-    values = {
-        id(kt): Value(v.shape, v.terms, v.bias) for kt, v in zip(graph.inputs, inputs)
-    }
-    return values, ctx.walker.walk_strict(graph, values, label=ctx.label())
+    copies = [Value(v.shape, v.terms, v.bias) for v in inputs]
+    computed = ctx.convert(
+        dataclasses.replace(graph, outputs=tensors), copies, label=ctx.label(), strict=True
+    )
+    computed = iter(computed)
+    return [
+        next(computed) if kg.is_keras_tensor(kt) else _constant(kt, shape)
+        for kt, shape in zip(graph.outputs, ctx.output_shapes)
+    ]
 
 
 def _one_sample(graph, out_shapes):
@@ -74,7 +79,6 @@ def _one_sample(graph, out_shapes):
 
 
 def _constant(array, shape):
-    # an output that does not depend on the inputs (e.g. a position embedding)
     return Value.constant(constant_like(array, shape), shape)
 
 
@@ -82,3 +86,6 @@ def _first_line(error, limit=160):
     text = str(error).strip().splitlines()
     text = text[0] if text else ""
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+CONVERTERS.register(TRACE, Entry(convert_traced, convert_traced, "trace"))

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import nengo_keras
-from nengo_keras import activations
-from nengo_keras.converters import _numpy
+from nengo_keras.conversion import activation_map as activations
+from nengo_keras.converters._lib import numpy_ref as _numpy
 from tests.helpers import check_conversion, random_inputs, tiers
 
 L = keras.layers

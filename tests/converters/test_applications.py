@@ -8,7 +8,7 @@ into the neighbouring connections.
 import keras
 import pytest
 
-from nengo_keras import _keras_graph as kg
+from nengo_keras.conversion import graph as kg
 from tests.helpers import check_conversion
 
 L = keras.layers
