@@ -1,7 +1,9 @@
 """Sphinx configuration for the nengo_keras documentation.
 
 Build with ``python3 run.py docs`` (warnings are errors). The build needs no
-network access: there is no intersphinx, and the theme ships with Sphinx.
+network access and the pages load nothing from it: there is no intersphinx,
+the theme ships with Sphinx, and maths is rendered to MathML at build time
+(``_ext/mathml.py``), which browsers draw themselves.
 """
 
 import inspect
@@ -11,6 +13,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Document this checkout even where nengo_keras is not installed.
 sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..")))
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "_ext")))
 
 import nengo_keras  # noqa: E402
 
@@ -25,7 +28,12 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.viewcode",
     "numpydoc",
+    "myst_parser",  # CHANGELOG.md on the changelog page
+    "mathml",  # offline maths
+    "layer_table",  # the supported-layers table, from the registry
 ]
+html_math_renderer = "mathml"
+source_suffix = {".rst": "restructuredtext"}  # Markdown only where included
 
 exclude_patterns = ["_build"]
 # `name` in docstrings links to the Python object of that name where one is

@@ -66,3 +66,12 @@ __all__ = [
     "unregister_converter",
     "__version__",
 ]
+
+
+def __getattr__(name):
+    # nengo_keras.nir needs the optional `nir` package: import it on first use
+    if name == "nir":
+        import importlib
+
+        return importlib.import_module(".nir", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -94,3 +94,10 @@ def check_conversion(
 
 def tiers(result):
     return {r.name: r.tier for r in result.report}
+
+
+def dense_model(activation="relu"):
+    """A small ``Dense -> Dense`` model: 8 inputs, 16 ``hidden`` units, 3 ``out``."""
+    inp = keras.Input((8,))
+    x = keras.layers.Dense(16, activation=activation, name="hidden")(inp)
+    return keras.Model(inp, keras.layers.Dense(3, name="out")(x))

@@ -9,6 +9,7 @@ or the user chose.
 
 from __future__ import annotations
 
+import difflib
 import sys
 import warnings
 
@@ -116,6 +117,7 @@ class Swaps:
         self.by_neurons = {}
         self.original = {}
         self.used = set()
+        self.seen = set()  # names of the model's activations, for warn_unused
         for key, target in swaps.items():
             if is_neuron_type(key):
                 self.by_neurons[key] = target
@@ -124,9 +126,9 @@ class Swaps:
                 name = canonical_name(key)
                 if name is None:
                     raise ValueError(
-                        f"swap_activations key {key!r} is not a known activation; "
-                        f"expected a Keras/TensorFlow/JAX activation, its name, or a "
-                        f"nengo neuron type"
+                        f"swap_activations key {key!r} is not a known activation"
+                        f"{_did_you_mean(key)}; expected a Keras/TensorFlow/JAX "
+                        f"activation, its name, or a nengo neuron type"
                     )
                 self.by_name[name] = target
                 self.original[("name", name)] = key
@@ -135,6 +137,7 @@ class Swaps:
         """Return ``(kind, target)``: ``("neurons", NeuronType)``,
         ``("linear", None)`` or ``("function", name_or_callable)``."""
         name = canonical_name(activation)
+        self.seen.add(name or getattr(activation, "__name__", repr(activation)))
         target = activation
         if name is not None and name in self.by_name:
             self.used.add(("name", name))
@@ -162,11 +165,22 @@ class Swaps:
     def warn_unused(self):
         unused = [v for k, v in self.original.items() if k not in self.used]
         if unused:
+            seen = sorted(n for n in self.seen if n != "linear") or "none"
             warnings.warn(
-                f"swap_activations keys {unused!r} matched no activation in the model",
+                f"swap_activations keys {unused!r} matched no activation in the model, "
+                f"so they were not used; the model's activations are: {seen}. Key "
+                f"by one of these (or by the neuron type it maps to)",
                 UserWarning,
                 stacklevel=3,
             )
+
+
+def _did_you_mean(key):
+    if not isinstance(key, str):
+        return ""
+    names = [n for n in dir(keras.activations) if not n.startswith("_")]
+    close = difflib.get_close_matches(key.lower(), names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def with_amplitude(neuron_type, factor):

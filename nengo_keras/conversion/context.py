@@ -9,7 +9,7 @@ import nengo
 import numpy as np
 
 from ..errors import ConversionError, Unsupported, describe
-from . import activation_map as activations
+from . import activation_map
 from .graph import Graph, trace_function
 from .node_functions import KerasFunction, NodeFunction, to_numpy
 from .registry import ACTIVATIONS, find_converter
@@ -61,7 +61,7 @@ class ConversionContext:
         self.options = options
         self.network = network
         self.root_network = network
-        self.swaps = activations.Swaps(options.swap_activations)
+        self.swaps = activation_map.Swaps(options.swap_activations)
         self.layer = None
         self.call = None
         self.call_index = 0
@@ -69,6 +69,7 @@ class ConversionContext:
         self.output_shapes = []
         self.flags = set()
         self._used_scales = set()
+        self._scaled_layers = set()  # layers with neurons (named if a key is unused)
         self._synapses = {}  # Ensemble -> synapse on what leaves its neurons
         self.calibrating = None  # a calibration.Recorder during calibration
         self.walker = None
@@ -345,6 +346,7 @@ class ConversionContext:
             return default
         if not isinstance(scale, dict):
             return scale
+        self._scaled_layers.add(getattr(layer, "name", str(layer)))
         for key in (layer, getattr(layer, "name", None)):
             if key is not None and key in scale:
                 self._used_scales.add(key)
@@ -366,14 +368,14 @@ class ConversionContext:
         if scale.ndim == 1 and scale.size == value.size:
             pass  # already one scale per neuron
         else:
-            scale = np.broadcast_to(scale, value.shape).ravel()
+            scale = _broadcast_scale(self.layer, scale, value.shape)
         if self.calibrating is not None:
             neuron_type, scale = self.calibrating.substitute(self, neuron_type, value, scale)
         value, gain = _scale_as_gain(value, scale)
         uniform = np.all(scale == scale[0])
         out_scale = None
-        if uniform and activations.has_amplitude(neuron_type):
-            neuron_type = activations.with_amplitude(neuron_type, 1.0 / scale[0])
+        if uniform and activation_map.has_amplitude(neuron_type):
+            neuron_type = activation_map.with_amplitude(neuron_type, 1.0 / scale[0])
         elif not np.all(scale == 1):
             out_scale = 1.0 / scale
         ens = nengo.Ensemble(
@@ -415,9 +417,11 @@ class ConversionContext:
         if kind == "neurons":
             return self.neurons(value, target)
         if isinstance(target, str):
-            builder = activations.builder(target)
+            builder = activation_map.builder(target)
             if builder is not None:
-                kwargs = activations.parameters(activation, target, builder, params)
+                kwargs = activation_map.parameters(activation, target, builder, params)
+                # named if the layer misses the allowed tiers (see the walker)
+                self.flags.add(f"activation:{target}")
                 return builder(self, value, **kwargs)
         if callable(activation) and self.options.trace_layers:
             traced = self._traced_activation(activation, value)
@@ -495,6 +499,22 @@ class ConversionContext:
         )
         self.flags.add("fallback")
         return self.node(KerasFunction(fn), inputs, shape)
+
+
+def _broadcast_scale(layer, scale, shape):
+    """``scale`` broadcast against the neurons' ``shape``, flat; a ValueError
+    naming the layer and the option if it does not fit."""
+    try:
+        return np.broadcast_to(scale, shape).ravel()
+    except ValueError:
+        name = getattr(layer, "name", layer)
+        raise ValueError(
+            f"option scale_firing_rates: the scale for {describe(layer)} has shape "
+            f"{scale.shape}, which fits neither its {int(np.prod(shape))} neurons "
+            f"(one scale each) nor their shape {tuple(shape)} (by broadcasting, e.g. "
+            f"one per channel: shape {tuple(shape)[-1:]}). Pass a number or an "
+            f"array of a fitting shape, e.g. scale_firing_rates={{{name!r}: 100}}"
+        ) from None
 
 
 def _scale_as_gain(value, scale):

@@ -16,10 +16,10 @@ import nengo
 from ..errors import ConversionError
 from . import graph as kg
 from . import input_shapes as _input_shapes
-from . import time_axis as _temporal
+from . import time_axis
 from .context import ConversionContext
 from .node_functions import InputFeed
-from .options import Options
+from .options import Options, check_label, checks_keywords, warn_unmatched_converters
 from .registry import hooks
 from .result import ConvertedModel
 from .values import Value
@@ -28,6 +28,7 @@ from .walk import LayerReport, Walker
 __all__ = ["LayerReport", "convert", "to_nengo"]
 
 
+@checks_keywords
 def to_nengo(
     model,
     *,
@@ -160,9 +161,15 @@ def to_nengo(
     )
     if not isinstance(model, keras.Model):
         raise TypeError(f"to_nengo expects a keras.Model, got {type(model).__name__}")
+    check_label(label)
     start = time.perf_counter()
-    # e.g. calibration: measures rates and sets options.scale_firing_rates
-    finishers = [hook(model, options, label) for hook in hooks("before")]
+    # e.g. calibration: measures rates and returns options with the scales it chose
+    finishers = []
+    for hook in hooks("before"):
+        change = hook(model, options, label)
+        if change is not None:
+            options, finish = change
+            finishers.append(finish)
     result = convert(model, options, label)
     for finish in finishers:
         if finish is not None:
@@ -186,9 +193,9 @@ def convert(model, options, label=None, calibrating=None):
         hook(net)
     ctx = ConversionContext(options, net)
     ctx.calibrating = calibrating
-    ctx.dt = _temporal.model_dt(model)
-    if _temporal.resolve(options.temporal, model):
-        ctx.time = ctx.axis = _temporal.TimeAxis()
+    ctx.dt = time_axis.model_dt(model)
+    if time_axis.resolve(options.temporal, model):
+        ctx.time = ctx.axis = time_axis.TimeAxis()
         problems = ctx.time.add_inputs(graph)
         if problems:
             raise ConversionError(problems)
@@ -207,7 +214,7 @@ def convert(model, options, label=None, calibrating=None):
     walker = Walker(ctx)
     walker.walk(graph, values)
     if walker.problems:
-        raise ConversionError(walker.problems)
+        raise ConversionError(walker.problems + _temporal_hint(options, walker.problems))
 
     outputs = []
     with net:
@@ -216,6 +223,8 @@ def convert(model, options, label=None, calibrating=None):
             outputs.append((kt, nengo.Probe(obj, synapse=ctx.synapse_for(obj))))
     ctx.swaps.warn_unused()
     _warn_unused_scales(ctx)
+    ops = [kg.producer(kt)[0] for kt, _, _ in walker.tensors if kg.producer(kt)]
+    warn_unmatched_converters(options.converters, ops)
     return ConvertedModel(
         net=net,
         model=model,
@@ -238,7 +247,17 @@ def _check_input_shapes(graph, shape_of):
     problems = []
     for kt in graph.inputs:
         shape = shape_of(kt)
-        if any(s is None for s in shape):
+        if 0 in shape:
+            problems.append(
+                (
+                    kg.producer(kt)[0],
+                    f"input {_name(kt)!r} has shape {tuple(kt.shape)}, with a "
+                    f"zero-sized dimension: it holds no data, and Nengo objects "
+                    f"need at least one element",
+                    "give every dimension of `keras.Input(shape=...)` a size >= 1",
+                )
+            )
+        elif any(s is None for s in shape):
             except_time = " and the time axis" if len(shape) < len(kt.shape) - 1 else ""
             problems.append(
                 (
@@ -254,14 +273,29 @@ def _check_input_shapes(graph, shape_of):
         raise ConversionError(problems)
 
 
+def _temporal_hint(options, problems):
+    """With an explicit ``temporal=True``, problems about time steps may just
+    mean that axis 1 is not time: say so."""
+    if options.temporal is True and any("time" in what for _, what, _ in problems):
+        return [(
+            None,
+            "temporal=True was passed, so axis 1 of every input is treated as time",
+            "if axis 1 is not time, leave temporal=None (auto-detect) or pass "
+            "temporal=False",
+        )]
+    return []
+
+
 def _warn_unused_scales(ctx):
     scale = ctx.options.scale_firing_rates
     if isinstance(scale, dict):
         unused = [k for k in scale if k not in ctx._used_scales]
         if unused:
             names = [getattr(k, "name", k) for k in unused]
+            known = sorted(ctx._scaled_layers) or "none"
             warnings.warn(
-                f"scale_firing_rates keys {names!r} matched no layer with neurons",
+                f"scale_firing_rates keys {names!r} matched no layer with neurons, so "
+                f"they were not used; the layers with neurons are: {known}",
                 UserWarning,
                 stacklevel=3,
             )

@@ -234,6 +234,11 @@ def register_converter(cls, fn=None, *, values=None):
         return lambda f: register_converter(cls, f, values=values)
     if not isinstance(cls, type):
         raise TypeError(f"register_converter expects a class, got {cls!r}")
+    if not callable(fn):
+        raise TypeError(
+            f"register_converter({cls.__name__}, ...): the converter {fn!r} is not a "
+            f"function; expected fn(layer, ctx, *inputs) returning Nengo objects"
+        )
     CONVERTERS.register(cls, Entry.of(fn, f"registry[{cls.__name__}]", values))
     return fn
 
@@ -254,12 +259,15 @@ def add_hook(name, fn):
     Features above the engine (calibration, the NengoDL facade) plug in so,
     instead of the engine importing them. Points: ``"scale_option"``
     (``fn(value) -> bool``: the ``scale_firing_rates`` value is one the hook
-    handles), ``"before"`` (``fn(model, options, label) -> finish or None``:
-    runs before the walk; ``finish(result)`` runs on the result),
+    handles), ``"before"`` (``fn(model, options, label) -> (options, finish) or
+    None``: runs before the walk; the `Options` are frozen, so a hook that
+    changes them returns new ones, which the later hooks and the walk get;
+    ``finish(result)``, if not None, runs on the result),
     ``"network"`` (``fn(net)``: each new top-level network) and the runners
     that `nengo_keras.run` lends `ConvertedModel` (``"run_batch"``,
     ``"evaluate"``, ``"prepare_inputs"``, ``"format_inputs"``,
-    ``"check_verifiable"``).
+    ``"check_verifiable"``, and the argument checks ``"check_run_arguments"``,
+    ``"check_inputs"``, ``"check_dt"``).
 
     Examples
     --------
@@ -290,8 +298,15 @@ def converter_scope(converters):
     >>> with nengo_keras.converter_scope({keras.layers.Dense: my_dense}):
     ...     result = nengo_keras.to_nengo(model)
     """
+    converters = dict(converters)
+    for key, fn in converters.items():
+        if not callable(fn):
+            raise TypeError(
+                f"converter_scope: the converter for {getattr(key, '__name__', key)!r} "
+                f"is {fn!r}, not a function; expected fn(layer, ctx, *inputs)"
+            )
     stack = _scope_stack()
-    stack.append(dict(converters))
+    stack.append(converters)
     try:
         yield
     finally:
@@ -310,6 +325,15 @@ def _lookup_mapping(mapping, op, source):
             return Entry.of(mapping[key], source)
     fn = _by_mro(type(op), mapping)
     return None if fn is None else Entry.of(fn, source)
+
+
+def matches(key, op):
+    """Whether a ``converters=`` / `converter_scope` key applies to ``op``."""
+    if isinstance(key, str):
+        return key == getattr(op, "name", None)
+    if isinstance(key, type):
+        return _by_mro(type(op), {key: True}) is not None
+    return key is op
 
 
 def _by_mro(cls, mapping):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import collections
 import collections.abc
+import difflib
+import numbers
 import warnings
 
 import keras
@@ -52,7 +54,9 @@ class TensorMap(collections.abc.Mapping):
         if len(unique) == 1:
             return unique[0]
         if not unique:
-            raise KeyError(f"no tensor of the converted graph matches {what}")
+            close = difflib.get_close_matches(str(key), list(self._by_name), n=3)
+            hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise KeyError(f"no tensor of the converted graph matches {what}{hint}")
         raise KeyError(
             f"{what} has {len(unique)} output tensors (a shared layer or several "
             f"outputs); index with the Keras tensor instead"
@@ -192,6 +196,21 @@ class ConvertedModel:
             )
         return "\n".join(lines)
 
+    def to_nir(self, **kwargs):
+        """The network as a `nir.NIRGraph` (optional extra ``nengo-keras[nir]``).
+
+        Same as ``nengo_keras.nir.to_nir(self, **kwargs)``; raises
+        `nengo_keras.nir.NIRExportError` listing every layer NIR cannot express.
+
+        Examples
+        --------
+        >>> graph = spiking.to_nir()
+        >>> nir.write("net.nir", graph)
+        """
+        from ..nir import to_nir  # optional extra: imported on use
+
+        return to_nir(self, **kwargs)
+
     # --- running ----------------------------------------------------------------
 
     def probe(self, key, synapse=None):
@@ -229,10 +248,12 @@ class ConvertedModel:
             Simulator time step (default: the model's ``dt``, else 0.001). A
             model with spiking or synapse layers matches Keras only at the
             ``dt`` of its layers.
-        simulator : type or "nengo_dl", optional
+        simulator : type or "keras" or "nengo_dl", optional
             Simulator class (default `nengo.Simulator`, built with
             ``optimize=False``, which builds large converted networks many times
             faster at the same speed per step); any Nengo backend works.
+            ``"keras"`` runs the operators Nengo builds on whole minibatches,
+            compiled, on the active Keras backend (`nengo_keras.run.keras_engine`).
             ``"nengo_dl"`` runs `nengo_dl.Simulator` in minibatches (optional
             extra: ``pip install nengo-keras[nengo-dl]``).
         probes : list, optional
@@ -242,12 +263,13 @@ class ConvertedModel:
         seed : int, optional
             Seed of the build; sample ``i`` runs with seed ``seed + 1 + i``.
         executor : None, str or concurrent.futures.Executor
-            Where samples run: None or ``"serial"`` (here), ``"threads"``,
+            Where the reference simulator's samples run: None or ``"serial"``
+            (here), ``"auto"`` (processes only where they pay), ``"threads"``,
             ``"processes"`` or any Executor (see `nengo_keras.evaluate`).
         n_workers : int, optional
             Number of parallel workers (default: the number of CPUs).
         minibatch_size : int, optional
-            Minibatch size for ``simulator="nengo_dl"``.
+            Minibatch size for ``simulator="keras"`` and ``"nengo_dl"``.
         sim_kwargs
             Passed to the simulator.
 
@@ -258,6 +280,11 @@ class ConvertedModel:
         """
         run_batch = _service("run_batch")
 
+        _service("check_run_arguments")(
+            self, "run", x, n_steps, dt, simulator, sim_kwargs, own=(ConvertedModel.run,),
+            seed=seed, probes=probes,
+            counts={"n_workers": n_workers, "minibatch_size": minibatch_size},
+        )
         if dt is None:
             dt = 0.001 if self.dt is None else self.dt
         elif self.dt is not None and dt != self.dt:
@@ -322,6 +349,8 @@ class ConvertedModel:
         """
         prepare_inputs = _service("prepare_inputs")
 
+        if dt is not None:
+            _service("check_dt")("present", dt)
         dt = (0.001 if self.dt is None else self.dt) if dt is None else dt
         feeds = [node.output for node in self.inputs.values()]
         if x is None:
@@ -334,6 +363,7 @@ class ConvertedModel:
             batched = [np.asarray(v)[None] for v in x]
         else:
             batched = np.asarray(x)[None]
+        _service("check_inputs")(self, "present", batched)
         data, _ = prepare_inputs(self, batched, 1)
         for feed, flat in zip(feeds, data):
             feed.set(flat[0], dt)
@@ -342,6 +372,12 @@ class ConvertedModel:
         """The outputs as ``model.predict`` gives them: the last step,
         ``(batch, *output_shape)`` (in a temporal model, outputs with a time axis
         are whole sequences, ``(batch, n_steps, *shape)``)."""
+        _service("check_run_arguments")(
+            self, "predict", x, n_steps, kwargs.get("dt"), kwargs.get("simulator"),
+            kwargs, own=(ConvertedModel.predict, ConvertedModel.run),
+            seed=kwargs.get("seed"), probes=kwargs.get("probes"),
+            counts={k: kwargs.get(k) for k in ("n_workers", "minibatch_size")},
+        )
         out = self.run(x, n_steps=n_steps, **kwargs)
         keys = list(self.outputs)
         outs = out if isinstance(out, list) else [out]
@@ -356,7 +392,7 @@ class ConvertedModel:
             return keras.tree.pack_sequence_as(self._input_structure, list(arrays))
         return arrays if len(arrays) > 1 else arrays[0]
 
-    def verify(self, inputs=None, atol=1e-5, rtol=1e-4, simulator=None):
+    def verify(self, inputs=None, atol=None, rtol=None, simulator=None):
         """Check that the network computes what the Keras model computes.
 
         Runs both on the same inputs (default: one uniform random sample in
@@ -364,7 +400,10 @@ class ConvertedModel:
         model's inputs have) for one step (temporal: the whole sequence) and
         compares every output:
         ``max|nengo - keras| <= atol + rtol * max|keras|``, i.e. ``rtol`` is
-        relative to the output's scale.
+        relative to the output's scale. By default ``atol=1e-5`` and
+        ``rtol=1e-4``; a model that computes in ``float16`` or ``bfloat16``
+        rounds far more in Keras, so there ``rtol`` defaults to 8 times the
+        dtype's machine epsilon (about 0.008 and 0.06).
 
         Returns
         -------
@@ -384,6 +423,9 @@ class ConvertedModel:
         format_inputs = _service("format_inputs")
 
         check_verifiable(self)
+        atol, rtol, note = tolerances(self.model, atol, rtol)
+        if inputs is not None:
+            _service("check_inputs")(self, "verify", inputs)
         if inputs is None:
             rng = np.random.default_rng(0)
             steps = []
@@ -405,6 +447,7 @@ class ConvertedModel:
                 raise ValueError(
                     f"Nengo output for {kt.name!r} differs from Keras: max |error| = "
                     f"{err:.3g}, output scale {scale:.3g} (atol={atol}, rtol={rtol})"
+                    f"{note}"
                 )
         return True
 
@@ -419,6 +462,34 @@ def _service(name):
             f"subpackage provides it)"
         )
     return found[-1]
+
+
+# machine epsilon of the floating dtypes Keras computes in
+_EPSILON = {"float16": 2.0**-10, "bfloat16": 2.0**-7, "float32": 2.0**-23, "float64": 2.0**-52}
+
+
+def tolerances(model, atol=None, rtol=None):
+    """``(atol, rtol, note)`` for `ConvertedModel.verify`: defaults that fit the
+    least precise dtype the model computes in, and a note for the error
+    message saying when that dtype explains a difference."""
+    dtypes = {getattr(layer, "compute_dtype", None) for layer in kg.all_layers(model)}
+    dtype = max((d for d in dtypes if d in _EPSILON), key=_EPSILON.get, default="float32")
+    eps = _EPSILON[dtype]
+    low = eps > _EPSILON["float32"]
+    for name, tol in (("atol", atol), ("rtol", rtol)):
+        if tol is not None and not (isinstance(tol, numbers.Real) and 0 <= tol < np.inf):
+            raise ValueError(
+                f"verify: {name}={tol!r}, but tolerances are finite numbers >= 0 "
+                f"(or None for the default)"
+            )
+    atol = 1e-5 if atol is None else atol
+    rtol = (8 * eps if low else 1e-4) if rtol is None else rtol
+    note = (
+        f"; the model computes in {dtype} (machine epsilon {eps:.2g}), whose rounding "
+        f"in Keras alone gives errors of that relative size: pass a larger rtol if "
+        f"this is rounding" if low else ""
+    )
+    return atol, rtol, note
 
 
 def _random_input(rng, tensor, shape):

@@ -21,7 +21,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
-from . import transforms as _linear
+from . import transforms
 from .transforms import Conv, Linear, Matrix, Scale, compose
 
 
@@ -110,7 +110,7 @@ class Value:
     def is_expensive(self):
         """Whether using this value twice would compute something twice."""
         return len(self.terms) > 1 or any(
-            _linear.is_expensive(t.transform) for t in self.terms
+            transforms.is_expensive(t.transform) for t in self.terms
         )
 
     def bias_or_zeros(self):

@@ -9,7 +9,7 @@ import warnings
 import nengo
 
 from . import graph as kg
-from . import time_axis as _temporal
+from . import time_axis
 from ..errors import ConversionError, Unsupported, describe
 from .registry import FALLBACK, TRACE, find_converter, special
 from .values import Value
@@ -144,6 +144,8 @@ class Walker:
                 (op, f"output shape {out_shapes} is not fully known", None)
             )
             return self._placeholders(out_shapes)
+        if self._empty(node, out_shapes):
+            return self._placeholders(out_shapes)
         self._check_shared(op)
 
         net = ctx.network
@@ -197,7 +199,7 @@ class Walker:
         reported here or upstream)."""
         try:
             return self.ctx.axis.enter(node, entry)
-        except _temporal.Broken:
+        except time_axis.Broken:
             return None
         except Unsupported as e:
             self.problems.append((node.op, e.what, e.fix))
@@ -251,6 +253,57 @@ class Walker:
         # stand-ins so the walk goes on and reports every problem at once
         return [Value(tuple(1 if d is None else d for d in s)) for s in shapes]
 
+    def _empty(self, node, out_shapes):
+        """Whether the call has zero-sized tensors (reported where they first
+        appear: the layers after it see the problem upstream)."""
+        in_shapes = [self.ctx.shape_of(kt) for kt in node.input_tensors]
+        if any(0 in s for s in in_shapes):
+            return True
+        if any(0 in s for s in out_shapes):
+            shape = next(s for s in out_shapes if 0 in s)
+            self.problems.append(
+                (
+                    node.op,
+                    f"output shape {tuple(shape)} has a zero-sized dimension: the "
+                    f"output holds no data, and Nengo objects need at least one "
+                    f"element",
+                    "change the layer's configuration (or the model's input shape) "
+                    "so every output dimension is >= 1, or remove the layer",
+                )
+            )
+            return True
+        return False
+
+    def _tier_problem(self, op, tier, flags):
+        allowed = self.ctx.options.tiers
+        names = sorted(f.split(":", 1)[1] for f in flags if f.startswith("activation:"))
+        if names and tier == "node":
+            act = names[0]
+            if act in ("softmax", "log_softmax"):
+                fix = (
+                    f"build the layer with activation=None (for keras.applications "
+                    f"models, pass classifier_activation=None) and apply {act} to the "
+                    f"network's output yourself (its argmax, and so the accuracy, is "
+                    f"the same), or allow the {tier!r} tier"
+                )
+            else:
+                fix = (
+                    f"map it to neurons with swap_activations={{{act!r}: "
+                    f"nengo.RectifiedLinear()}} (or retrain with activation='relu'), "
+                    f"or allow the {tier!r} tier"
+                )
+            return (
+                op,
+                f"its activation {act!r} has no neuron equivalent and needs a Node "
+                f"(the {tier!r} tier), but tiers={allowed}",
+                fix,
+            )
+        return (
+            op,
+            f"converts to the {tier!r} tier, but tiers={allowed}",
+            "replace the layer with one that has a neural equivalent, or allow that tier",
+        )
+
     def _check_shared(self, op):
         if not getattr(op, "weights", None):
             return
@@ -280,14 +333,7 @@ class Walker:
             tier = "neural"
         name = node.op.name + (f"[{node.call_index}]" if node.call_index else "")
         if tier not in self.ctx.options.tiers:
-            self.problems.append(
-                (
-                    node.op,
-                    f"converts to the {tier!r} tier, but tiers={self.ctx.options.tiers}",
-                    "replace the layer with one that has a neural equivalent, or "
-                    "allow that tier",
-                )
-            )
+            self.problems.append(self._tier_problem(node.op, tier, flags))
         if kg.is_graph_model(node.op):
             return  # its layers are reported one by one
         self.report.append(

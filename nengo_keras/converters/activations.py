@@ -15,8 +15,7 @@ import numpy as np
 from ..conversion import graph as kg
 from ..conversion.activation_map import register_activation
 from ..conversion.registry import register
-from ._lib import rectifiers as _neural
-from ._lib import numpy_ref as _numpy
+from ._lib import numpy_ref, rectifiers
 
 
 class ActivationBuilder:
@@ -40,7 +39,7 @@ class NodeActivation(ActivationBuilder):
     """A NumPy Node computing ``fn(x, **params)`` (the "node" tier)."""
 
     def build(self, ctx, x, params):
-        return ctx.node(_numpy.Batched(self.fn, **params), [x], x.shape)
+        return ctx.node(numpy_ref.Batched(self.fn, **params), [x], x.shape)
 
 
 class PiecewiseLinear(ActivationBuilder):
@@ -48,7 +47,7 @@ class PiecewiseLinear(ActivationBuilder):
     arguments of `nengo_keras.converters._lib.rectifiers.piecewise_linear`."""
 
     def build(self, ctx, x, params):
-        return _neural.piecewise_linear(ctx, x, **self.fn(**params))
+        return rectifiers.piecewise_linear(ctx, x, **self.fn(**params))
 
 
 def _leaky(negative_slope):
@@ -75,24 +74,24 @@ BUILDERS = {
     ),
     "soft_shrink": PiecewiseLinear(_soft_shrink, threshold=0.5),
     # NumPy Nodes (tier "node")
-    "elu": NodeActivation(_numpy.elu, alpha=1.0),
-    "selu": NodeActivation(_numpy.selu),
-    "celu": NodeActivation(_numpy.celu, alpha=1.0),
-    "softplus": NodeActivation(_numpy.softplus),
-    "softsign": NodeActivation(_numpy.softsign),
+    "elu": NodeActivation(numpy_ref.elu, alpha=1.0),
+    "selu": NodeActivation(numpy_ref.selu),
+    "celu": NodeActivation(numpy_ref.celu, alpha=1.0),
+    "softplus": NodeActivation(numpy_ref.softplus),
+    "softsign": NodeActivation(numpy_ref.softsign),
     "exponential": NodeActivation(np.exp),
-    "silu": NodeActivation(_numpy.silu),
-    "hard_silu": NodeActivation(_numpy.hard_silu),
-    "gelu": NodeActivation(_numpy.gelu, approximate=False),
-    "mish": NodeActivation(_numpy.mish),
-    "log_sigmoid": NodeActivation(_numpy.log_sigmoid),
-    "tanh_shrink": NodeActivation(_numpy.tanh_shrink),
-    "squareplus": NodeActivation(_numpy.squareplus, b=4),
-    "sparse_plus": NodeActivation(_numpy.sparse_plus),
-    "hard_shrink": NodeActivation(_numpy.hard_shrink, threshold=0.5),
-    "threshold": NodeActivation(_numpy.threshold, threshold=0.0, default_value=0.0),
-    "softmax": NodeActivation(_numpy.softmax, axis=-1),
-    "log_softmax": NodeActivation(_numpy.log_softmax, axis=-1),
+    "silu": NodeActivation(numpy_ref.silu),
+    "hard_silu": NodeActivation(numpy_ref.hard_silu),
+    "gelu": NodeActivation(numpy_ref.gelu, approximate=False),
+    "mish": NodeActivation(numpy_ref.mish),
+    "log_sigmoid": NodeActivation(numpy_ref.log_sigmoid),
+    "tanh_shrink": NodeActivation(numpy_ref.tanh_shrink),
+    "squareplus": NodeActivation(numpy_ref.squareplus, b=4),
+    "sparse_plus": NodeActivation(numpy_ref.sparse_plus),
+    "hard_shrink": NodeActivation(numpy_ref.hard_shrink, threshold=0.5),
+    "threshold": NodeActivation(numpy_ref.threshold, threshold=0.0, default_value=0.0),
+    "softmax": NodeActivation(numpy_ref.softmax, axis=-1),
+    "log_softmax": NodeActivation(numpy_ref.log_softmax, axis=-1),
 }
 for _name, _builder in BUILDERS.items():
     register_activation(_name, _builder)
@@ -106,13 +105,13 @@ def convert_relu(layer, ctx, x, **_):
     threshold = float(layer.threshold)
     if threshold != 0.0:
         # discontinuous at the threshold: no rectifier network computes it
-        fn = _numpy.Batched(
-            _numpy.relu, negative_slope=slope, max_value=max_value, threshold=threshold
+        fn = numpy_ref.Batched(
+            numpy_ref.relu, negative_slope=slope, max_value=max_value, threshold=threshold
         )
         return ctx.node(fn, [x], x.shape)
     if slope == 0.0 and max_value is None:
         return ctx.activate(x, "relu")
-    return _neural.clipped_relu(ctx, x, slope, max_value)
+    return rectifiers.clipped_relu(ctx, x, slope, max_value)
 
 
 register(keras.layers.ReLU, convert_relu)
@@ -134,7 +133,7 @@ def convert_prelu(layer, ctx, x, **_):
     if ctx.timed:  # one step of a temporal model: alpha is shared over time
         alpha = alpha[0]
     alpha = np.broadcast_to(alpha, x.shape).ravel()
-    return _neural.clipped_relu(ctx, x, alpha)
+    return rectifiers.clipped_relu(ctx, x, alpha)
 
 
 @register(keras.layers.ELU)
@@ -147,7 +146,7 @@ def convert_softmax(layer, ctx, x, *mask, **_):
     """Softmax over ``axis`` (one or several), with the optional ``mask``."""
     if not mask:
         return ctx.activate(x, "softmax", axis=layer.axis)
-    fn = _numpy.Batched(
-        _numpy.softmax, [_numpy.Slot(0)], {"mask": _numpy.Slot(1)}, axis=layer.axis
+    fn = numpy_ref.Batched(
+        numpy_ref.softmax, [numpy_ref.Slot(0)], {"mask": numpy_ref.Slot(1)}, axis=layer.axis
     )
     return ctx.node(fn, [x, mask[0]], x.shape)

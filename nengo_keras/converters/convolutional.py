@@ -4,7 +4,7 @@ Regular, depthwise and separable convolutions use `nengo.Convolution`
 (depthwise ones as grouped convolutions), transposed ones
 `nengo.ConvolutionTranspose`; where Nengo cannot express a layer exactly
 (3-D, dilation, causal padding, some output shapes) the layer becomes an
-exact sparse matrix built by `_spatial.conv_matrix`.
+exact sparse matrix built by `windows.conv_matrix`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from nengo.transforms import ChannelShape
 
 from ..conversion.transforms import Conv, Matrix
 from ..conversion.registry import register
-from ._lib import windows as _spatial
+from ._lib import windows
 
 
 def expand_groups(kernel, groups):
@@ -55,7 +55,7 @@ def conv_transform(ctx, kernel, in_shape, out_shape, strides, padding, dilation,
         # MobileNet-sized depthwise layers); the matrix also has no ``groups``
         # for other backends to mishandle
         return Matrix(
-            _spatial.conv_matrix(
+            windows.conv_matrix(
                 in_shape, out_shape, kernel, strides, padding, dilation, groups, axis
             )
         )
@@ -77,7 +77,7 @@ def conv_transform(ctx, kernel, in_shape, out_shape, strides, padding, dilation,
             )
         )
     return Matrix(
-        _spatial.conv_matrix(
+        windows.conv_matrix(
             in_shape, out_shape, kernel, strides, padding, dilation, groups, axis
         )
     )
@@ -93,14 +93,14 @@ def channel_bias(bias, shape, axis):
 def finish(layer, ctx, y):
     """Add a convolution layer's bias and apply its activation."""
     if layer.use_bias:
-        axis = _spatial.channel_axis(layer, layer.rank)
+        axis = windows.channel_axis(layer, layer.rank)
         y = y + channel_bias(ctx.weight(layer, "bias"), y.shape, axis)
     return ctx.activate(y, layer.activation)
 
 
 def layer_transform(ctx, layer, kernel, in_shape, out_shape, groups=1):
     """`conv_transform` with the layer's strides, padding and dilation."""
-    axis = _spatial.channel_axis(layer, layer.rank)
+    axis = windows.channel_axis(layer, layer.rank)
     args = (layer.strides, layer.padding, layer.dilation_rate, groups, axis)
     return conv_transform(ctx, kernel, in_shape, out_shape, *args)
 
@@ -151,7 +151,7 @@ def convert_separable(layer, ctx, x, **_):
         kernel = np.einsum("...cm,cmf->...cf", depthwise, per_channel)
         transform = layer_transform(ctx, layer, kernel, x.shape, out_shape)
         return finish(layer, ctx, ctx.linear(x, transform, out_shape))
-    axis = _spatial.channel_axis(layer, layer.rank)
+    axis = windows.channel_axis(layer, layer.rank)
     mid_shape = list(out_shape)
     mid_shape[axis] = channels * multiplier
     mid_shape = tuple(mid_shape)
@@ -194,8 +194,8 @@ def transpose_transform(
         except nengo.exceptions.ValidationError:
             pass  # Nengo has no padding for this output shape
     window = kernel.shape[:rank]
-    pads = _spatial.transpose_pads(padding, window, strides, dilation, output_padding)
-    forward = _spatial.conv_matrix(
+    pads = windows.transpose_pads(padding, window, strides, dilation, output_padding)
+    forward = windows.conv_matrix(
         out_shape, in_shape, kernel, strides, pads, dilation, 1, axis
     )
     return Matrix(forward.T.tocsr())
@@ -212,7 +212,7 @@ def convert_transpose(layer, ctx, x, **_):
         layer.padding,
         layer.output_padding,
         layer.dilation_rate,
-        _spatial.channel_axis(layer, layer.rank),
+        windows.channel_axis(layer, layer.rank),
     )
     return finish(layer, ctx, ctx.linear(x, transform, out_shape))
 

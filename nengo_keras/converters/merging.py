@@ -10,8 +10,7 @@ import numpy as np
 
 from ..conversion.transforms import selection
 from ..conversion.registry import register
-from ._lib import rectifiers as _neural
-from ._lib import numpy_ref as _numpy
+from ._lib import numpy_ref, rectifiers
 from ._lib.probing import convert_by_index_map
 
 
@@ -61,12 +60,12 @@ def convert_average(layer, ctx, *inputs, **_):
 
 @register(keras.layers.Maximum)
 def convert_maximum(layer, ctx, *inputs, **_):
-    return _neural.maximum(ctx, _broadcast_all(ctx, inputs))
+    return rectifiers.maximum(ctx, _broadcast_all(ctx, inputs))
 
 
 @register(keras.layers.Minimum)
 def convert_minimum(layer, ctx, *inputs, **_):
-    return _neural.minimum(ctx, _broadcast_all(ctx, inputs))
+    return rectifiers.minimum(ctx, _broadcast_all(ctx, inputs))
 
 
 register(keras.layers.Concatenate, convert_by_index_map)
@@ -86,12 +85,12 @@ def convert_multiply(layer, ctx, *inputs, **_):
 def convert_dot(layer, ctx, a, b, **_):
     """Dot along ``axes`` (``normalize`` too): a NumPy Node, as products of
     two tensors are not linear."""
-    axes = _numpy.axis_arg(layer.axes)
+    axes = numpy_ref.axis_arg(layer.axes)
     axes = axes if isinstance(axes, tuple) else [axes] * 2
     # Keras axes count the batch axis; negative ones count from the end
     axes = [ax % (len(x.shape) + 1) for ax, x in zip(axes, (a, b))]
-    fn = _numpy.Batched(
-        _numpy.batch_dot,
+    fn = numpy_ref.Batched(
+        numpy_ref.batch_dot,
         axes=axes,
         normalize_inputs=bool(layer.normalize),
         epsilon=keras.config.epsilon(),

@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import ConversionError
 from ..conversion.protocol import NengoConvertible
 from ..conversion.registry import takes_values
-from ._lib import rectifiers as _neural
+from ._lib import rectifiers
 from ._lib.probing import NotLinear, NotRearranging, by_affine_map, by_index_map, keras_call
 from .fallback import KerasCall
 
@@ -141,9 +141,9 @@ def _piecewise_linear(layer, ctx, call, x, breakpoints):
     if not needed:
         return out
     flat = x.reshape((size,))
-    rectified = ctx.relu(_neural.stack([flat - anchors[i] for i in needed]))
+    rectified = ctx.relu(rectifiers.stack([flat - anchors[i] for i in needed]))
     for j, i in enumerate(needed):
-        out = out + _neural.block(ctx, rectified, j, size, x.shape).scale(kinks[i])
+        out = out + rectifiers.block(ctx, rectified, j, size, x.shape).scale(kinks[i])
     return out
 
 

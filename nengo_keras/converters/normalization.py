@@ -19,7 +19,7 @@ import numpy as np
 from ..conversion.registry import register
 from ..conversion.transforms import Scale
 from ..conversion.values import Value
-from ._lib import numpy_ref as _numpy
+from ._lib import numpy_ref
 
 
 def per_axis(vector, shape, axes):
@@ -57,7 +57,7 @@ def _scale(a, size):
 
 
 def _statistics_node(ctx, x, fn, **params):
-    return ctx.node(_numpy.Batched(fn, **params), [x], x.shape)
+    return ctx.node(numpy_ref.Batched(fn, **params), [x], x.shape)
 
 
 @register(keras.layers.LayerNormalization)
@@ -67,7 +67,7 @@ def convert_layer_normalization(layer, ctx, x, **_):
     return _statistics_node(
         ctx,
         x,
-        _numpy.layer_norm,
+        numpy_ref.layer_norm,
         gamma=ctx.weight(layer, "gamma"),
         beta=ctx.weight(layer, "beta"),
         axis=layer.axis,
@@ -79,7 +79,7 @@ def convert_layer_normalization(layer, ctx, x, **_):
 @register(keras.layers.UnitNormalization)
 def convert_unit_normalization(layer, ctx, x, **_):
     # the epsilon keras.layers.UnitNormalization passes to ops.normalize
-    return _statistics_node(ctx, x, _numpy.normalize, axis=layer.axis, epsilon=1e-12)
+    return _statistics_node(ctx, x, numpy_ref.normalize, axis=layer.axis, epsilon=1e-12)
 
 
 @register(keras.layers.GroupNormalization)
@@ -87,7 +87,7 @@ def convert_group_normalization(layer, ctx, x, **_):
     return _statistics_node(
         ctx,
         x,
-        _numpy.group_norm,
+        numpy_ref.group_norm,
         groups=layer.groups,
         axis=layer.axis,
         epsilon=layer.epsilon,
@@ -100,7 +100,7 @@ def convert_rms_normalization(layer, ctx, x, **_):
     return _statistics_node(
         ctx,
         x,
-        _numpy.rms_norm,
+        numpy_ref.rms_norm,
         scale=ctx.weight(layer, "scale"),
         axis=layer.axis,
         epsilon=layer.epsilon,

@@ -25,11 +25,10 @@ import numpy as np
 import scipy.special
 
 from ..conversion import graph as kg
-from ..conversion import activation_map as activations
+from ..conversion import activation_map
 from ..conversion.registry import register
 from ..conversion.values import Value
-from ._lib import rectifiers as _neural
-from ._lib import numpy_ref as _numpy
+from ._lib import numpy_ref, rectifiers
 from ._lib.probing import (
     NotLinear,
     convert_by_index_map,
@@ -97,22 +96,22 @@ def convert_divide(op, ctx, *inputs, **_):
 
 
 def convert_maximum(op, ctx, *inputs, **_):
-    return _neural.maximum(ctx, operands(ctx, inputs))
+    return rectifiers.maximum(ctx, operands(ctx, inputs))
 
 
 def convert_minimum(op, ctx, *inputs, **_):
-    return _neural.minimum(ctx, operands(ctx, inputs))
+    return rectifiers.minimum(ctx, operands(ctx, inputs))
 
 
 def convert_abs(op, ctx, x, **_):
     """``|x| = 2*relu(x) - x``, exact."""
-    return _neural.piecewise_linear(ctx, x, [0.0], [2.0], slope=-1.0)
+    return rectifiers.piecewise_linear(ctx, x, [0.0], [2.0], slope=-1.0)
 
 
 def convert_clip(op, ctx, x, **_):
     """``clip(x, lo, hi) = lo + relu(x - lo) - relu(x - hi)``, exact."""
     lo, hi = (_per_element(b, x.shape) for b in (op.x_min, op.x_max))
-    return _neural.piecewise_linear(ctx, x, [lo, hi], [1.0, -1.0], offset=lo)
+    return rectifiers.piecewise_linear(ctx, x, [lo, hi], [1.0, -1.0], offset=lo)
 
 
 def _reduced_axes(op, ndim):
@@ -120,7 +119,7 @@ def _reduced_axes(op, ndim):
     axis = op.axis
     if axis is None:
         return None
-    axis = _numpy.axis_arg(axis)
+    axis = numpy_ref.axis_arg(axis)
     axes = [a % (ndim + 1) - 1 for a in (axis if isinstance(axis, tuple) else [axis])]
     return None if min(axes) < 0 else sorted(axes)
 
@@ -145,9 +144,9 @@ def convert_reduce_max(op, ctx, x, **_):
 
 def _maximum_over(ctx, x, candidates, shape, initial):
     if initial is None:
-        return _neural.maximum_over(ctx, x, candidates, shape)
+        return rectifiers.maximum_over(ctx, x, candidates, shape)
     const = Value.constant(np.full(candidates.shape[1], float(initial)), shape)
-    return _neural.maximum(ctx, [_neural.maximum_over(ctx, x, candidates, shape), const])
+    return rectifiers.maximum(ctx, [rectifiers.maximum_over(ctx, x, candidates, shape), const])
 
 
 def convert_linear(op, ctx, *inputs, **_):
@@ -188,18 +187,18 @@ NUMPY_OPS.update(
         "numpy.Argmin": (np.argmin, "axis keepdims"),
         "numpy.Sort": (np.sort, "axis"),
         "numpy.Std": (np.std, "axis keepdims"),
-        "numpy.Einsum": (_numpy.einsum, "subscripts"),
+        "numpy.Einsum": (numpy_ref.einsum, "subscripts"),
         "math.Logsumexp": (scipy.special.logsumexp, "axis keepdims"),
-        "math.Rsqrt": _numpy.rsqrt,
+        "math.Rsqrt": numpy_ref.rsqrt,
         "math.Erf": scipy.special.erf,
         "math.Erfc": scipy.special.erfc,
-        "nn.Normalize": (_numpy.normalize, "axis order epsilon"),
-        "nn.LayerNorm": (_numpy.layer_norm, "axis epsilon rms_scaling"),
+        "nn.Normalize": (numpy_ref.normalize, "axis order epsilon"),
+        "nn.LayerNorm": (numpy_ref.layer_norm, "axis epsilon rms_scaling"),
         "nn.DotProductAttention": (
-            _numpy.dot_product_attention, "is_causal attn_logits_soft_cap"
+            numpy_ref.dot_product_attention, "is_causal attn_logits_soft_cap"
         ),
-        "nn.RMSNorm": (_numpy.rms_norm, "axis epsilon"),
-        "core.Cast": (_numpy.cast, "dtype"),
+        "nn.RMSNorm": (numpy_ref.rms_norm, "axis epsilon"),
+        "core.Cast": (numpy_ref.cast, "dtype"),
     }
 )
 _NUMPY_BY_CLASS = {kg.op_class(p): v for p, v in NUMPY_OPS.items() if kg.op_class(p)}
@@ -215,17 +214,17 @@ def convert_numpy(op, ctx, *inputs, **_):
     params = {a: _constant(getattr(op, a)) for a in attrs.split()}
     if "epsilon" in params and params["epsilon"] is None:
         params["epsilon"] = keras.config.epsilon()  # what Keras uses for None
-    args, kwargs = ctx.call_arguments([_numpy.Slot(i) for i in range(len(inputs))])
+    args, kwargs = ctx.call_arguments([numpy_ref.Slot(i) for i in range(len(inputs))])
     args = [_constant(a) for a in args]
     kwargs = {k: _constant(v) for k, v in kwargs.items()}
-    batched = _numpy.Batched(fn, args, kwargs, **params)
+    batched = numpy_ref.Batched(fn, args, kwargs, **params)
     return ctx.node(batched, list(inputs), ctx.output_shapes[0])
 
 
 def _constant(a):
     if isinstance(a, list):
         return tuple(a)  # NumPy wants axis tuples
-    if isinstance(a, _numpy.Slot) or a is None or isinstance(a, (bool, int, float, str, tuple)):
+    if isinstance(a, numpy_ref.Slot) or a is None or isinstance(a, (bool, int, float, str, tuple)):
         return a
     return np.asarray(keras.ops.convert_to_numpy(a))
 
@@ -276,17 +275,17 @@ ACTIVATION_OPS = (
 def convert_activation_op(op, ctx, x, **_):
     """A `keras.ops.nn` activation, with the op's parameters (``alpha``...)."""
     name = _snake(type(op).__name__)
-    names = getattr(activations.builder(name), "parameters", ())
+    names = getattr(activation_map.builder(name), "parameters", ())
     return ctx.activate(x, name, **{p: getattr(op, p) for p in names if hasattr(op, p)})
 
 
 def convert_take(op, ctx, *inputs, **_):
     """``take(table, indices)`` with constant ``table`` and tensor indices (an
     embedding lookup): a lookup Node; with a tensor table, an index map."""
-    args, kwargs = ctx.call_arguments([_numpy.Slot(i) for i in range(len(inputs))])
+    args, kwargs = ctx.call_arguments([numpy_ref.Slot(i) for i in range(len(inputs))])
     table = kwargs.get("x", args[0] if args else None)
     axis = getattr(op, "axis", None)
-    if isinstance(table, _numpy.Slot) or axis not in (0, None) or len(inputs) != 1:
+    if isinstance(table, numpy_ref.Slot) or axis not in (0, None) or len(inputs) != 1:
         return convert_by_index_map(op, ctx, *inputs)
     table = np.asarray(keras.ops.convert_to_numpy(table), dtype=np.float64)
     if axis is None:

@@ -8,13 +8,12 @@ import scipy.sparse as sp
 
 from ..conversion.transforms import Matrix, selection
 from ..conversion.registry import register
-from ._lib import rectifiers as _neural
-from ._lib import windows as _spatial
+from ._lib import rectifiers, windows
 
 
 def _maximum_over(ctx, x, candidates, shape):
     values = [ctx.linear(x, selection(c, x.size), shape) for c in candidates]
-    return _neural.maximum(ctx, values)
+    return rectifiers.maximum(ctx, values)
 
 
 def convert_pooling(layer, ctx, x, **_):
@@ -25,12 +24,12 @@ def convert_pooling(layer, ctx, x, **_):
     averages instead (NengoDL's approximation).
     """
     rank = len(layer.pool_size)
-    axis = _spatial.channel_axis(layer, rank)
+    axis = windows.channel_axis(layer, rank)
     out_shape = ctx.output_shapes[0]
     args = (x.shape, out_shape, layer.pool_size, layer.strides, layer.padding, axis)
     if layer.pool_mode == "average" or ctx.options.max_to_avg_pool:
-        return ctx.linear(x, Matrix(_spatial.pool_matrix(*args)), out_shape)
-    return _maximum_over(ctx, x, _spatial.pool_candidates(*args), out_shape)
+        return ctx.linear(x, Matrix(windows.pool_matrix(*args)), out_shape)
+    return _maximum_over(ctx, x, windows.pool_candidates(*args), out_shape)
 
 
 class MaskedMean:
@@ -56,12 +55,12 @@ def convert_global_pooling(layer, ctx, x, *mask, **_):
         fn = MaskedMean(layer.data_format == "channels_last", layer.keepdims)
         return ctx.node(fn, [x, mask[0]], ctx.output_shapes[0])
     rank = len(x.shape) - 1
-    axis = _spatial.channel_axis(layer, rank)
-    spatial, channels = _spatial.split_channels(x.shape, axis)
+    axis = windows.channel_axis(layer, rank)
+    spatial, channels = windows.split_channels(x.shape, axis)
     out_shape = ctx.output_shapes[0]
     pos = np.arange(int(np.prod(spatial)))
     # candidates[k, c] = flat input index of spatial position k, channel c
-    candidates = _spatial.flat_index(
+    candidates = windows.flat_index(
         pos[:, None], np.arange(channels)[None], spatial, channels, axis
     )
     if isinstance(layer, _GLOBAL_AVERAGE) or ctx.options.max_to_avg_pool:
@@ -83,10 +82,10 @@ def convert_adaptive_pooling(layer, ctx, x, **_):
     sparse matrix; max: exact rectifier trees over the same windows.
     """
     rank = len(x.shape) - 1
-    axis = _spatial.channel_axis(layer, rank)
-    in_spatial, channels = _spatial.split_channels(x.shape, axis)
+    axis = windows.channel_axis(layer, rank)
+    in_spatial, channels = windows.split_channels(x.shape, axis)
     out_shape = ctx.output_shapes[0]
-    out_spatial, _ = _spatial.split_channels(out_shape, axis)
+    out_spatial, _ = windows.split_channels(out_shape, axis)
     per_axis = [
         _axis_windows(layer, in_spatial, d, axis) for d in range(len(in_spatial))
     ]
@@ -103,7 +102,7 @@ def convert_adaptive_pooling(layer, ctx, x, **_):
     for i in range(plane.shape[0]):
         cols = plane.indices[plane.indptr[i] : plane.indptr[i + 1]]
         inputs[i, : cols.size] = cols
-    candidates = _spatial.window_candidates(inputs, x.shape, out_shape, axis)
+    candidates = windows.window_candidates(inputs, x.shape, out_shape, axis)
     return _maximum_over(ctx, x, candidates, out_shape)
 
 

@@ -19,7 +19,7 @@ import scipy.special
 
 from ..conversion.activation_map import canonical_name
 from ..conversion.registry import register
-from ._lib import numpy_ref as _numpy
+from ._lib import numpy_ref
 
 _FUNCTIONS = {
     "linear": lambda x: x,
@@ -169,14 +169,14 @@ def convert_recurrent(layer, ctx, x, *rest, **_):
     if getattr(layer.cell, "quantization_mode", None):
         ctx.unsupported("quantized weights", "convert the model before quantizing it")
     values = [x, *rest]
-    args, kwargs = ctx.call_arguments([_numpy.Slot(i) for i in range(len(values))])
+    args, kwargs = ctx.call_arguments([numpy_ref.Slot(i) for i in range(len(values))])
     args = list(args) + [None] * 3
     sequence = kwargs.get("sequences", args[0])
     initial = kwargs.get("initial_state", args[1])
     mask = kwargs.get("mask", args[2])
     slots = [sequence] + ([] if mask is None else [mask])
     slots += [a for a in keras.tree.flatten(initial)] if initial is not None else []
-    if not all(isinstance(a, _numpy.Slot) for a in slots):
+    if not all(isinstance(a, numpy_ref.Slot) for a in slots):
         ctx.unsupported("constant initial states or masks", "allow the fallback")
     inputs = [values[a.index] for a in slots]
     n_initial = len(slots) - 1 - (mask is not None)

@@ -59,9 +59,12 @@ def is_nengo_dl(simulator):
     (True, False)
     """
     if isinstance(simulator, str):
+        if simulator == "keras":  # nengo_keras.run.keras_engine's
+            return False
         if simulator not in ("nengo_dl", "nengo-dl"):
             raise ValueError(
-                f"simulator={simulator!r}: expected a simulator class or 'nengo_dl'"
+                f"simulator={simulator!r}: expected a simulator class, 'keras' or "
+                f"'nengo_dl'"
             )
         return True
     return getattr(simulator, "__module__", "").startswith("nengo_dl")

@@ -13,6 +13,7 @@ import nengo
 import numpy as np
 
 from ..errors import Unsupported
+from ..conversion.options import check_keywords, keyword_names
 from ..conversion.pipeline import to_nengo
 from ..conversion.registry import register_converter
 from ..conversion.values import Value
@@ -74,6 +75,9 @@ swap_activations, scale_firing_rates, synapse
         temporal_model=False,
         **options,
     ):
+        check_keywords(
+            "Converter", options, keyword_names(Converter.__init__, to_nengo)
+        )
         # NengoDL treated layers without a converter as unconvertible; keep that
         # (its guide relies on it) unless the caller asks for tracing
         options.setdefault("trace_layers", False)
@@ -105,14 +109,15 @@ swap_activations, scale_firing_rates, synapse
         self.outputs = self.result.outputs
         self.layers = self.result.layers
 
-    def verify(self, training=False, inputs=None, atol=1e-5, rtol=1e-4):
+    def verify(self, training=False, inputs=None, atol=None, rtol=None):
         """Check that the Nengo network matches the Keras model.
 
         Differences from NengoDL: ``training=True`` is not available (there is
         no NengoDL simulator to train in; native Nengo networks are inference
         networks), and the tolerances default looser because Keras computes in
         float32 while Nengo's reference simulator uses float64. ``rtol`` is
-        relative to the output's scale (see `ConvertedModel.verify`).
+        relative to the output's scale, and the defaults fit float16 and
+        bfloat16 models (see `ConvertedModel.verify`).
 
         Returns
         -------

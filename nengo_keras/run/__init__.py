@@ -1,7 +1,11 @@
 """Running converted networks on batches of inputs, and measuring them.
 
+- `arguments`: checks of what ``run``/``predict``/``evaluate`` are given,
+  before anything is built or simulated;
 - `simulation`: inputs in, outputs out (``ConvertedModel.run``/``verify``);
   other engines (NengoDL) plug in with `simulation.register_engine`;
+- `keras_engine`: ``simulator="keras"``, the operators Nengo builds run on
+  whole minibatches as compiled Keras computations;
 - `executors`: one simulator per worker, run serially, in threads or in
   processes;
 - `evaluation`: `evaluate`: accuracy over time, firing rates, synaptic
@@ -19,10 +23,13 @@ May import: `nengo_keras.conversion`, `nengo_keras.converters`,
 """
 
 from ..conversion.registry import add_hook
-from . import evaluation, executors, plots, simulation, synops
+from . import arguments, evaluation, executors, keras_engine, plots, simulation, synops
 
 add_hook("run_batch", simulation.run_batch)
 add_hook("prepare_inputs", simulation.prepare_inputs)
 add_hook("format_inputs", simulation.format_inputs)
 add_hook("check_verifiable", simulation.check_verifiable)
 add_hook("evaluate", evaluation.evaluate)
+add_hook("check_run_arguments", arguments.check_run_arguments)
+add_hook("check_inputs", arguments.check_inputs)
+add_hook("check_dt", arguments.check_dt)

@@ -20,10 +20,13 @@ Definitions (per sample presented for ``n_steps`` steps of ``dt`` seconds):
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 
 import numpy as np
 
+from ..conversion.result import ConvertedModel
+from .arguments import check_output, check_run_arguments
 from .synops import fan_out
 from .simulation import engine_for, prepare_inputs, run_inputs
 
@@ -133,12 +136,12 @@ class EvaluationResult:
 
     def summary(self):
         """A table of rates and synaptic operations per layer, as a string."""
-        rows = [("layer", "neurons", "type", "mean rate (Hz)", "synops/sample")]
+        rows = [("layer", "neurons", "type", "mean rate", "synops/sample")]
         for name, a in self.layers.items():
-            rows.append(
-                (name, str(a.n_neurons), a.neuron_type, f"{a.mean_rate:.4g}",
-                 f"{np.mean(a.synops):.4g}")
-            )
+            # rate neurons output an activation, not spikes per second
+            rate = f"{a.mean_rate:.4g} Hz" if a.spiking else f"{a.mean_rate:.4g} (activation)"
+            kind = re.sub(r"\([^()]*\)", "", a.neuron_type)  # type names, no parameters
+            rows.append((name, str(a.n_neurons), kind, rate, f"{np.mean(a.synops):.4g}"))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
         lines.insert(1, "-" * len(lines[0]))
@@ -199,22 +202,33 @@ def evaluate(
         Which model output to score (a key of ``converted.outputs``; default
         the first).
     executor : None, str or concurrent.futures.Executor
-        None (default): a process pool of ``n_workers`` processes; ``"serial"``,
-        ``"threads"``, ``"processes"``, or any Executor, e.g. a Dask client's
+        Where the reference simulator's samples run. None (default): ``"auto"``
+        (or ``"processes"`` when ``n_workers`` is given). ``"auto"`` runs the
+        first samples here, timing them, and hands the rest to a process pool
+        only if that is expected to finish sooner (enough samples, enough idle
+        CPUs; see `nengo_keras.run.executors.choose_executor`), so it is never
+        much slower than ``"serial"``. Also ``"serial"``, ``"threads"``,
+        ``"processes"``, or any Executor, e.g. a Dask client's
         ``client.get_executor()``. Each worker builds its simulator once. A
         network that cannot be pickled runs serially (with a warning). Results
         do not depend on the executor or on the chunking. Where processes are
         spawned rather than forked (macOS, Windows), each worker first imports
         TensorFlow, and scripts need an ``if __name__ == "__main__":`` guard.
+        Ignored by ``simulator="keras"`` and ``"nengo_dl"``, which run
+        minibatches themselves.
     n_workers : int, optional
         Number of workers (default: the number of CPUs; 1 runs serially).
     chunk_size : int, optional
         Samples per task sent to a worker.
-    simulator : type or "nengo_dl", optional
-        Simulator class (default `nengo.Simulator`); ``"nengo_dl"`` runs NengoDL
-        (optional extra, see `nengo_keras.nengo_dl.backend`) in minibatches.
+    simulator : type or "keras" or "nengo_dl", optional
+        Simulator class (default `nengo.Simulator`, the reference); ``"keras"``
+        runs the same operators batched and compiled on the active Keras backend
+        (see `nengo_keras.run.keras_engine`; fastest, GPU when present);
+        ``"nengo_dl"`` runs NengoDL (optional extra, see
+        `nengo_keras.nengo_dl.backend`) in minibatches.
     minibatch_size : int, optional
-        NengoDL minibatch size (default ``min(n_samples, 32)``).
+        Minibatch size of ``"keras"`` and ``"nengo_dl"`` (default
+        ``min(n_samples, 32)``); memory grows with it, not with the data set.
     progress_bar : bool
         Show a tqdm progress bar over samples.
     seed : int, optional
@@ -222,7 +236,8 @@ def evaluate(
     label : str, optional
         Name of this run in plots (default: the network's label).
     sim_kwargs
-        Passed to the simulator.
+        Passed to the simulator (``simulator="keras"``: ``dtype`` and
+        ``jit_compile``, see `nengo_keras.run.keras_engine.Program`).
 
     Returns
     -------
@@ -236,11 +251,23 @@ def evaluate(
     >>> res = nengo_keras.evaluate(spiking, x_test, y_test, n_steps=60)
     >>> res.accuracy[-1], res.mean_rates
     """
+    if not isinstance(converted, ConvertedModel):
+        hint = " (pass converter.result)" if hasattr(converted, "result") else ""
+        raise TypeError(
+            f"evaluate expects what nengo_keras.to_nengo returned (a ConvertedModel), "
+            f"got {type(converted).__name__}{hint}"
+        )
+    check_run_arguments(
+        converted, "evaluate", x, n_steps, dt, simulator, sim_kwargs, own=(evaluate,),
+        seed=seed, counts={"n_workers": n_workers, "chunk_size": chunk_size,
+                           "minibatch_size": minibatch_size},
+    )
+    check_output(converted, "evaluate", output)
     start = time.perf_counter()
     if dt is None:
         dt = 0.001 if converted.dt is None else converted.dt
     if executor is None and engine_for(simulator) is None:
-        executor = "processes"
+        executor = "auto" if n_workers is None else "processes"
     inputs, n_steps = prepare_inputs(converted, x, n_steps)
     key = list(converted.outputs)[0] if output is None else output
     probe = converted.outputs[key]

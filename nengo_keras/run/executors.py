@@ -16,6 +16,7 @@ import math
 import os
 import pickle
 import threading
+import time
 import uuid
 import warnings
 
@@ -25,7 +26,7 @@ import numpy as np
 from ..conversion.node_functions import KerasFunction, NodeFunction
 from ..converters.fallback import KerasCall
 
-EXECUTORS = ("serial", "threads", "processes")
+EXECUTORS = ("serial", "auto", "threads", "processes")
 
 
 class Plan:
@@ -125,8 +126,19 @@ _payloads = {}  # key -> pickled Plan, preloaded in our own process pools
 
 
 def _preload(key, payload):
+    _one_blas_thread()
     _payloads.clear()
     _payloads[key] = payload
+
+
+def _one_blas_thread():
+    """Limit BLAS to one thread in a worker process: with a thread per CPU in
+    every worker, the workers' BLAS threads oversubscribe the cores."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: installed with scikit-learn
+        return
+    threadpool_limits(1)
 
 
 def _work(key, payload, inputs, seeds, n_steps):
@@ -156,9 +168,10 @@ def run_plan(plan, inputs, n_steps, seeds, *, executor=None, n_workers=None,
              chunk_size=None, progress_bar=False, on_sums=None):
     """Simulate every sample of ``inputs`` with ``plan``.
 
-    ``executor`` is None or ``"serial"`` (in this process), ``"threads"``,
-    ``"processes"``, or any `concurrent.futures.Executor` (e.g. a Dask
-    client's ``client.get_executor()``). Samples go to workers in chunks of
+    ``executor`` is None or ``"serial"`` (in this process), ``"auto"`` (see
+    `choose_executor`), ``"threads"``, ``"processes"``, or any
+    `concurrent.futures.Executor` (e.g. a Dask client's
+    ``client.get_executor()``). Samples go to workers in chunks of
     ``chunk_size``.
 
     Returns the outputs, per probe ``(batch, n_steps, *shape)``. The per-sample
@@ -170,39 +183,121 @@ def run_plan(plan, inputs, n_steps, seeds, *, executor=None, n_workers=None,
     on_sums = on_sums or (lambda sums: None)
     with _progress(progress_bar, batch, "samples") as progress:
         mode = _mode(executor, n_workers, batch)
+        parts, done = [], 0
+        if mode == "auto":
+            mode, parts, done = _measure_then_choose(
+                plan, inputs, seeds, n_steps, n_workers, progress, on_sums
+            )
+            inputs, seeds = [a[done:] for a in inputs], seeds[done:]
+            if done == batch:
+                return _concat(parts)
         payload = None
         if mode != "serial":
             payload, mode = _pickle_plan(plan, mode)
         if mode == "serial":
-            size = chunk_size or 64  # bounds the memory the sums take
-            parts = []
             with plan.build() as sim:
-                for s in range(0, batch, size):
-                    e = min(s + size, batch)
-                    chunk = [a[s:e] for a in inputs]
-                    outputs, sums = simulate(sim, plan, chunk, seeds[s:e], n_steps, progress)
-                    on_sums(sums)
-                    parts.append(outputs)
+                parts += _serial(sim, plan, inputs, seeds, n_steps, chunk_size, progress, on_sums)
             return _concat(parts)
-        workers = _n_workers(executor, n_workers)
-        size = chunk_size or max(1, math.ceil(batch / (4 * workers)))
-        chunks = [(s, min(s + size, batch)) for s in range(0, batch, size)]
-        with _executor(mode, executor, workers, len(chunks), payload) as (pool, key, send):
-            futures = {
-                pool.submit(
-                    _work, key, send, [a[s:e] for a in inputs], seeds[s:e], n_steps
-                ): i
-                for i, (s, e) in enumerate(chunks)
-            }
-            outputs, pending, folded = [None] * len(chunks), {}, 0
-            for future in cf.as_completed(futures):
-                i = futures[future]
-                outputs[i], pending[i] = future.result()
-                progress(chunks[i][1] - chunks[i][0])
-                while folded in pending:
-                    on_sums(pending.pop(folded))
-                    folded += 1
-        return _concat(outputs)
+        return _concat(parts + _pooled(
+            plan, inputs, seeds, n_steps, mode, executor, n_workers, chunk_size,
+            payload, progress, on_sums,
+        ))
+
+
+def _serial(sim, plan, inputs, seeds, n_steps, chunk_size, progress, on_sums):
+    size = chunk_size or 64  # bounds the memory the sums take
+    parts = []
+    for s in range(0, inputs[0].shape[0], size):
+        e = min(s + size, inputs[0].shape[0])
+        chunk = [a[s:e] for a in inputs]
+        outputs, sums = simulate(sim, plan, chunk, seeds[s:e], n_steps, progress)
+        on_sums(sums)
+        parts.append(outputs)
+    return parts
+
+
+def _pooled(plan, inputs, seeds, n_steps, mode, executor, n_workers, chunk_size,
+            payload, progress, on_sums):
+    batch = inputs[0].shape[0]
+    workers = _n_workers(executor, n_workers)
+    size = chunk_size or max(1, math.ceil(batch / (4 * workers)))
+    chunks = [(s, min(s + size, batch)) for s in range(0, batch, size)]
+    with _executor(mode, executor, workers, len(chunks), payload) as (pool, key, send):
+        futures = {
+            pool.submit(
+                _work, key, send, [a[s:e] for a in inputs], seeds[s:e], n_steps
+            ): i
+            for i, (s, e) in enumerate(chunks)
+        }
+        outputs, pending, folded = [None] * len(chunks), {}, 0
+        for future in cf.as_completed(futures):
+            i = futures[future]
+            outputs[i], pending[i] = future.result()
+            progress(chunks[i][1] - chunks[i][0])
+            while folded in pending:
+                on_sums(pending.pop(folded))
+                folded += 1
+    return outputs
+
+
+# worker start-up measured on Linux (fork): a pool of 2 starts and answers its
+# first tasks in about 0.15 s; each worker then unpickles the plan and builds
+# its own simulator (as long as the build here)
+POOL_START_S = 0.2
+
+
+def choose_executor(per_sample_s, build_s, n_left, workers, free_cpus):
+    """``"processes"`` if a process pool is expected to finish ``n_left``
+    samples sooner than this process alone, else ``"serial"``.
+
+    The pool's time is its start-up, one simulator build per worker (in
+    parallel) and the samples spread over the workers that have a free CPU
+    (other processes' load counts: on a busy machine processes do not pay).
+
+    Examples
+    --------
+    >>> choose_executor(0.5, 1.0, n_left=1000, workers=8, free_cpus=8.0)
+    'processes'
+    >>> choose_executor(0.01, 1.0, n_left=50, workers=2, free_cpus=2.0)
+    'serial'
+    """
+    effective = max(1.0, min(float(workers), free_cpus))
+    serial = n_left * per_sample_s
+    pooled = POOL_START_S + build_s + serial / effective
+    return "processes" if workers >= 2 and pooled < 0.8 * serial else "serial"
+
+
+def _measure_then_choose(plan, inputs, seeds, n_steps, n_workers, progress, on_sums):
+    """Run the first samples here, timing the build and the samples, then
+    choose where the rest runs; returns ``(mode, outputs so far, n done)``."""
+    batch = inputs[0].shape[0]
+    first = max(1, min(4, batch // 16))
+    start = time.perf_counter()
+    sim = plan.build()
+    build_s = time.perf_counter() - start
+    try:
+        start = time.perf_counter()
+        parts = _serial(sim, plan, [a[:first] for a in inputs], seeds[:first], n_steps,
+                        None, progress, on_sums)
+        per_sample = (time.perf_counter() - start) / first
+        workers = _n_workers("processes", n_workers)
+        mode = choose_executor(per_sample, build_s, batch - first, workers, _free_cpus())
+        if mode == "serial":
+            rest = [a[first:] for a in inputs]
+            parts += _serial(sim, plan, rest, seeds[first:], n_steps, None, progress, on_sums)
+            return mode, parts, batch
+        return mode, parts, first
+    finally:
+        sim.close()
+
+
+def _free_cpus():
+    """CPUs not busy with other processes (1-minute load average)."""
+    try:
+        load = os.getloadavg()[0] - 1.0  # this process is busy simulating
+    except (AttributeError, OSError):
+        load = 0.0
+    return max(1.0, _cpus() - max(load, 0.0))
 
 
 def _concat(parts):
@@ -218,7 +313,7 @@ def _mode(executor, n_workers, batch):
             f"executor={executor!r}: expected None, one of {EXECUTORS} or a "
             f"concurrent.futures.Executor (e.g. client.get_executor() in Dask)"
         )
-    if executor != "serial" and (batch < 2 or _n_workers(executor, n_workers) < 2):
+    if executor != "serial" and (batch < 2 or _n_workers("processes", n_workers) < 2):
         return "serial"
     return executor
 

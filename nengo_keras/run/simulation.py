@@ -34,11 +34,18 @@ def format_inputs(result, x):
             f"the model has {len(keys)} inputs but {len(arrays)} arrays were given; "
             f"pass a list in model input order or a dict keyed by input"
         )
-    arrays = [np.asarray(keras_to_numpy(a), dtype=np.float64) for a in arrays]
+    arrays = [_as_float(keras_to_numpy(a)) for a in arrays]
     batch = {a.shape[0] for a in arrays}
     if len(batch) != 1:
         raise ValueError(f"inputs have different batch sizes {sorted(batch)}")
     return arrays
+
+
+def _as_float(array):
+    """Floating-point data as it is (the engines convert one chunk at a time,
+    so a float32 data set is not copied whole); anything else as float64."""
+    array = np.asarray(array)
+    return array if array.dtype.kind == "f" else array.astype(np.float64)
 
 
 def keras_to_numpy(x):

@@ -3,7 +3,10 @@
 - `layers`: `SpikingActivation`, `Lowpass`, `Alpha` (Keras layers of
   temporal models) and `converters`: their Nengo converters and time-axis rules;
 - `spike_aware`: the `SpikeAware` activation (trained spike counts),
-  `restore_rates`, `unroll`;
+  `restore_rates`;
+- `unroll`: time-unrolled spiking copies of rate networks (``unroll``; the
+  package attribute ``nengo_keras.spiking.unroll`` is the function, the module
+  is reached as ``from nengo_keras.spiking.unroll import ...``);
 - `callbacks`: `SpikingSwap`, swapping relu for `SpikeAware` during training;
 - `calibration`: `RateCalibration` / `calibrate`, choosing firing-rate scales
   from data. It runs conversions, so it sits above the engine and plugs into
@@ -31,8 +34,10 @@ from .spike_aware import (
     restore_rates,
     retrace,
     spike_aware_layers,
-    unroll,
 )
+
+# binds the package attribute ``unroll`` to the function, not its module
+from .unroll import unroll
 
 __all__ = [
     "SpikeAware",

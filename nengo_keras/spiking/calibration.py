@@ -31,9 +31,9 @@ import keras
 import nengo
 import numpy as np
 
-from ..conversion.options import Options
+from ..conversion.options import Options, check_keywords
 from ..conversion.pipeline import convert
-from ..conversion.registry import add_hook
+from ..conversion.registry import add_hook, hooks
 
 
 class RateCalibration:
@@ -294,6 +294,8 @@ def calibrate(model, calibration, **options):
     >>> result = nengo_keras.to_nengo(model, swap_activations={"relu": nengo.LIF()},
     ...                               scale_firing_rates=table.scales)
     """
+    known = [f.name for f in dataclasses.fields(Options)] + ["label"]
+    check_keywords("calibrate", options, known, extra=" (the to_nengo options)")
     calib = as_calibration(calibration)
     if calib is None:
         raise TypeError(
@@ -356,6 +358,7 @@ def _measure(model, options, calib, label, scales):
             stacklevel=4,
         )
         return None
+    check_calibration_data(result, calib.x)
     with result.net:
         probes = [nengo.Probe(rec[1].neurons, "input") for rec in recorder.records]
     with warnings.catch_warnings():
@@ -370,6 +373,13 @@ def _measure(model, options, calib, label, scales):
         # every step counts (one per sample, or the time axis of temporal models)
         entry[2].append((shape, current.reshape(-1, current.shape[-1]) / scale))
     return groups
+
+
+def check_calibration_data(result, x):
+    """Raise (naming ``scale_firing_rates``) if the calibration samples do not
+    fit the model's inputs or are not finite, before they are simulated."""
+    for check in hooks("check_inputs"):  # lent by nengo_keras.run
+        check(result, "option scale_firing_rates (calibration samples)", x)
 
 
 def _layer_rates(layer, neuron_type, groups, calib):
@@ -432,17 +442,20 @@ def _is_calibration(scale):
 
 
 def _calibrate_before_conversion(model, options, label):
-    """The ``"before"`` hook: choose the scales, report them on the result."""
+    """The ``"before"`` hook: choose the scales, report them on the result.
+
+    Returns the options with the chosen scales in place of the calibration
+    settings (a new `Options`: they are frozen) and the finishing step.
+    """
     calib = as_calibration(options.scale_firing_rates)
     if calib is None:
         return None
     table = run_calibration(model, options, calib, label)
-    options.scale_firing_rates = table.scales
 
     def finish(result):
         result.firing_rates = table
 
-    return finish
+    return dataclasses.replace(options, scale_firing_rates=table.scales), finish
 
 
 # calibration sits above the engine: it plugs into every to_nengo call here

@@ -9,8 +9,8 @@ import keras
 import numpy as np
 
 from ..conversion import graph as kg
-from ..conversion import activation_map as activations
-from . import spike_aware as spiking
+from ..conversion import activation_map
+from . import spike_aware
 from .calibration import as_calibration, calibrate
 from .spike_aware import retrace
 from ..errors import ConversionError
@@ -116,14 +116,14 @@ class SpikingSwap(keras.callbacks.Callback):
         layers=None,
     ):
         super().__init__()
-        self.neuron = spiking.neuron_spec(
+        self.neuron = spike_aware.neuron_spec(
             "SpikingRectifiedLinear" if neuron_type is None else neuron_type
         )
         # validates n_steps, dt, initial_voltage and synapse
-        self._prototype = spiking.SpikeAware(
+        self._prototype = spike_aware.SpikeAware(
             n_steps, 1.0, self.neuron, dt, initial_voltage, synapse
         )
-        self.readout_synapse = spiking.check_synapse("readout_synapse", readout_synapse)
+        self.readout_synapse = spike_aware.check_synapse("readout_synapse", readout_synapse)
         for name, value in (("start_epoch", start_epoch), ("ramp_epochs", ramp_epochs)):
             if not isinstance(value, (int, np.integer)) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
@@ -170,7 +170,7 @@ class SpikingSwap(keras.callbacks.Callback):
         # assign everything at once, after everything is computed, so that an
         # error never leaves the model half swapped
         for layer, config in self._targets:
-            layer.activation = spiking.SpikeAware(**dict(config, mix=mix))
+            layer.activation = spike_aware.SpikeAware(**dict(config, mix=mix))
         self._mix = mix
         self._retrace()
 
@@ -178,13 +178,13 @@ class SpikingSwap(keras.callbacks.Callback):
 
     def _find_targets(self):
         found, plain_relu = [], []
-        for layer in spiking.all_layers(self.model):
+        for layer in spike_aware.all_layers(self.model):
             act = getattr(layer, "activation", None)
             if self.layer_names is not None and layer.name not in self.layer_names:
                 continue
-            if spiking.is_spike_aware(act) or (
+            if spike_aware.is_spike_aware(act) or (
                 act is not None and not isinstance(act, str)
-                and activations.canonical_name(act) == "relu"
+                and activation_map.canonical_name(act) == "relu"
             ):
                 found.append(layer)
             elif isinstance(layer, keras.layers.ReLU):
@@ -220,7 +220,7 @@ class SpikingSwap(keras.callbacks.Callback):
         base = self._prototype.get_config()
         out = []
         for layer in targets:
-            config = dict(base, rate_scale=spiking.check_scale(
+            config = dict(base, rate_scale=spike_aware.check_scale(
                 f"scale_firing_rates for layer {layer.name!r}", scales[id(layer)]
             ))
             if id(layer) in readout and self.readout_synapse is not None:
@@ -239,7 +239,7 @@ class SpikingSwap(keras.callbacks.Callback):
         table = calibrate(
             self.model,
             calib,
-            swap_activations={"relu": spiking.make_neuron_type(self.neuron)},
+            swap_activations={"relu": spike_aware.make_neuron_type(self.neuron)},
         )
         rows = {id(row.layer): row.keras_scale for row in table.layers}
         missing = [layer.name for layer in targets if id(layer) not in rows]
@@ -260,12 +260,12 @@ def _check_scale_option(scale):
                 raise TypeError(
                     f"SpikingSwap: scale_firing_rates keys must be layer names, got {key!r}"
                 )
-            spiking.check_scale(f"scale_firing_rates[{key!r}]", value)
+            spike_aware.check_scale(f"scale_firing_rates[{key!r}]", value)
         return dict(scale)
     if as_calibration(scale) is not None:
         return scale
     if isinstance(scale, numbers.Real) or np.ndim(scale) <= 1:
-        spiking.check_scale("scale_firing_rates", scale)
+        spike_aware.check_scale("scale_firing_rates", scale)
         return scale
     raise TypeError(f"SpikingSwap: cannot interpret scale_firing_rates={scale!r}")
 

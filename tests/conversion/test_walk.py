@@ -52,52 +52,6 @@ def test_multiple_inputs_outputs_and_mid_model_output():
     assert isinstance(result.inputs["b"], nengo.Node)
 
 
-def test_run_accepts_dict_inputs_and_time_varying_data():
-    a = keras.Input((2,), name="a")
-    b = keras.Input((2,), name="b")
-    out = L.Add()([a, b])
-    model = keras.Model([a, b], out)
-    result = nengo_keras.to_nengo(model)
-    xa = np.arange(8.0).reshape(2, 2, 2)  # (batch, n_steps, 2): time-varying
-    xb = np.ones((2, 2))  # constant
-    got = result.run({"a": xa, model.inputs[1]: xb})
-    assert got.shape == (2, 2, 2)
-    np.testing.assert_allclose(got, xa + 1)
-
-
-def test_present_feeds_a_users_own_simulator():
-    model = _dense_model()
-    result = nengo_keras.to_nengo(model)
-    x = random_inputs(model, batch=1)[0][0]
-    probe = result.outputs[model.output]
-    result.present(x)
-    with nengo.Simulator(result.net, progress_bar=False) as sim:
-        sim.run_steps(3)
-    assert_close(sim.data[probe][-1], model.predict(x[None], verbose=0)[0])
-    result.present(None)
-    with nengo.Simulator(result.net, progress_bar=False) as sim:
-        sim.step()
-    assert_close(sim.data[probe][-1], model.predict(np.zeros_like(x)[None], verbose=0)[0])
-    assert_close(result.predict(x[None]), model.predict(x[None], verbose=0))
-
-
-def test_nested_models_become_subnetworks():
-    inner = keras.Sequential(
-        [keras.Input((6,)), L.Dense(5, activation="relu"), L.Dense(4)], name="inner"
-    )
-    inp = keras.Input((6,))
-    x = inner(inp)
-    inner_f_in = keras.Input((4,))
-    inner_f = keras.Model(inner_f_in, L.Dense(3, activation="tanh")(inner_f_in), name="f")
-    out = inner_f(x)
-    model = keras.Model(inp, out)
-    result = check_conversion(model)
-    labels = {n.label for n in result.net.networks}
-    assert {"inner", "f"} <= labels
-    paths = {r.path for r in result.report}
-    assert {"inner", "f"} <= paths
-
-
 def test_shared_layer_needs_split_shared_weights():
     inp = keras.Input((4,))
     dense = L.Dense(4, activation="relu", name="shared")
@@ -171,41 +125,6 @@ def test_swap_activations_rejects_unknown_keys():
         nengo_keras.to_nengo(_dense_model(), swap_activations={"nope": nengo.LIF()})
 
 
-@pytest.mark.parametrize("scale", [10.0, {"hidden": 5.0}])
-def test_scale_firing_rates_keeps_rate_outputs(scale):
-    model = _dense_model()
-    result = check_conversion(model, scale_firing_rates=scale)
-    (ens,) = result.net.all_ensembles
-    factor = 10.0 if not isinstance(scale, dict) else 5.0
-    assert np.allclose(ens.gain, factor)
-    assert np.isclose(ens.neuron_type.amplitude, 1 / factor)
-
-
-def test_scale_firing_rates_by_layer_object():
-    model = _dense_model()
-    result = check_conversion(model, scale_firing_rates={model.get_layer("hidden"): 3})
-    (ens,) = result.net.all_ensembles
-    assert np.allclose(ens.gain, 3)
-
-
-@pytest.mark.parametrize("scale", [0, -1, "x", {"hidden": 0}])
-def test_scale_firing_rates_rejects_bad_values(scale):
-    with pytest.raises(ValueError, match="scale_firing_rates"):
-        nengo_keras.to_nengo(_dense_model(), scale_firing_rates=scale)
-
-
-def test_synapse_only_on_connections_and_probes_leaving_neurons():
-    inp = keras.Input((8,))
-    x = L.Dense(16, activation="relu")(inp)
-    model = keras.Model(inp, x)
-    result = nengo_keras.to_nengo(model, synapse=0.005)
-    for conn in result.net.all_connections:
-        from_neurons = isinstance(conn.pre_obj, nengo.ensemble.Neurons)
-        assert (conn.synapse is not None) == from_neurons
-    (probe,) = result.net.all_probes
-    assert probe.synapse == nengo.Lowpass(0.005)
-
-
 def test_spiking_conversion_approaches_rate_output():
     model = _dense_model()
     x = random_inputs(model, batch=2, low=0, high=1)[0]
@@ -227,60 +146,6 @@ class Unknown(L.Layer):
 
     def call(self, x):
         return keras.ops.cumprod(x, axis=-1) * 2
-
-
-class Traceable(L.Layer):
-    """A custom layer made of keras.ops and a weight: converts by tracing."""
-
-    def build(self, shape):
-        self.gain = self.add_weight(shape=(shape[-1],), initializer="random_normal")
-
-    def call(self, x):
-        return keras.ops.relu(x) * self.gain + x
-
-
-def test_fallback_node_computes_keras_layer():
-    inp = keras.Input((4,))
-    x = L.Dense(3)(inp)
-    out = Unknown(name="unknown")(x)
-    model = keras.Model(inp, out)
-    with pytest.warns(UserWarning, match="unknown"):
-        result = check_conversion(model)
-    assert tiers(result)["unknown"] == "fallback"
-
-
-class NoisyUnknown(L.Layer):
-    """A running product (no Nengo equivalent), plus noise unless ``training`` is False."""
-
-    def call(self, x, training=True):
-        x = keras.ops.cumprod(x, axis=-1)
-        if training:
-            x = x + keras.random.normal(keras.ops.shape(x))
-        return x
-
-
-def test_fallback_node_runs_the_layer_in_inference_mode():
-    """model.predict calls layers with training=False, whatever their default
-    (and whatever the functional graph recorded): so does the fallback."""
-    inp = keras.Input((4,))
-    model = keras.Model(inp, NoisyUnknown(name="noisy")(L.Dense(4)(inp)))
-    with pytest.warns(UserWarning, match="noisy"):
-        result = check_conversion(model)
-    assert tiers(result)["noisy"] == "fallback"
-
-
-def test_custom_layer_converts_through_its_call():
-    inp = keras.Input((4,))
-    block = Traceable(name="traced")
-    out = block(L.Dense(4, bias_initializer="normal")(inp))
-    model = keras.Model(inp, out)
-    calls = len(block._inbound_nodes), len(block._outbound_nodes)
-    result = check_conversion(model, allow_fallback=False)
-    assert tiers(result)["traced"] == "neural"
-    assert result.report[-1].converter == "convert_traced"
-    assert (len(block._inbound_nodes), len(block._outbound_nodes)) == calls
-    with pytest.raises(nengo_keras.ConversionError, match="traced"):
-        nengo_keras.to_nengo(model, allow_fallback=False, trace_layers=False)
 
 
 def test_no_fallback_lists_every_unconvertible_layer():
@@ -398,40 +263,6 @@ def test_subclassed_model_with_several_inputs(keyed):
 def test_unbuilt_subclassed_model_is_a_clear_error():
     with pytest.raises(nengo_keras.ConversionError, match="subclassed"):
         nengo_keras.to_nengo(Sub())
-
-
-def test_bad_options_are_clear_errors():
-    model = _dense_model()
-    with pytest.raises(TypeError, match="allow_fallback"):
-        nengo_keras.to_nengo(model, allow_fallback="yes")
-    with pytest.raises(ValueError, match="tiers"):
-        nengo_keras.to_nengo(model, tiers=("spiking",))
-    with pytest.raises(TypeError, match="synapse"):
-        nengo_keras.to_nengo(model, synapse="fast")
-    with pytest.raises(TypeError, match="keras.Model"):
-        nengo_keras.to_nengo("model")
-
-
-def test_verify_reports_mismatch():
-    result = nengo_keras.to_nengo(
-        _dense_model(), swap_activations={"relu": nengo.LIFRate()}
-    )
-    with pytest.raises(ValueError, match="differs from Keras"):
-        result.verify()
-
-
-def test_report_summary_and_layers_mapping():
-    model = _dense_model()
-    result = nengo_keras.to_nengo(model)
-    text = result.summary()
-    assert "hidden" in text and "neural" in text
-    assert result.tier_summary() == {"neural": {"layers": 2, "neurons": 16}}
-    hidden = result.layers["hidden"]
-    assert isinstance(hidden, nengo.ensemble.Neurons)
-    out = result.layers[model.output]  # linear output: a pass-through node on demand
-    assert isinstance(out, nengo.Node) and out.output is None
-    with pytest.raises(KeyError):
-        result.layers["missing"]
 
 
 def test_model_and_sequential_classes(tmp_path):

@@ -1,6 +1,4 @@
-"""`nengo_keras.evaluate`: accuracy per step, firing rates, synops, executors."""
-
-import concurrent.futures as cf
+"""`nengo_keras.evaluate`: accuracy per step, firing rates, synops."""
 
 import keras
 import nengo
@@ -9,8 +7,6 @@ import pytest
 
 import nengo_keras
 from nengo_keras.run import evaluation
-from nengo_keras.run.synops import fan_out, transform_pattern
-from nengo_keras.conversion.transforms import Conv
 
 SPIKING = {"relu": nengo.SpikingRectifiedLinear()}
 
@@ -129,125 +125,6 @@ def test_synapses_match_keras_kernels():
     np.testing.assert_array_equal(conv.synops, [2 * np.count_nonzero(kernel)])
 
 
-def brute_force(transform):
-    conv = Conv(transform)
-    return np.stack([conv.apply(e) for e in np.eye(transform.size_in)], axis=1)
-
-
-@pytest.mark.parametrize(
-    "cls, kwargs",
-    [
-        (nengo.Convolution, dict(n_filters=4, input_shape=(5, 6, 4), kernel_size=(3, 3),
-                                 strides=(2, 1), padding="same", groups=2)),
-        (nengo.Convolution, dict(n_filters=3, input_shape=(2, 7, 5), kernel_size=(3, 2),
-                                 channels_last=False)),
-        (nengo.ConvolutionTranspose, dict(n_filters=4, input_shape=(4, 3, 6),
-                                          kernel_size=(3, 3), strides=(2, 2),
-                                          padding="same")),
-        (nengo.ConvolutionTranspose, dict(n_filters=2, input_shape=(4, 3),
-                                          kernel_size=(2,), strides=(2,))),
-    ],
-)
-def test_convolution_patterns(rng, cls, kwargs):
-    shape = cls(**kwargs).kernel_shape
-    kernel = rng.uniform(0.5, 1, size=shape) * (rng.uniform(size=shape) > 0.3)
-    t = cls(**kwargs, init=kernel)
-    pattern = transform_pattern(t, t.size_in, t.size_out).toarray()
-    np.testing.assert_array_equal(pattern != 0, brute_force(t) != 0)
-
-
-def test_fan_out_through_passthrough_nodes():
-    with nengo.Network() as net:
-        a = nengo.Ensemble(3, 1)
-        b = nengo.Ensemble(4, 1)
-        mid = nengo.Node(size_in=2)
-        w1 = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])  # neuron 2 goes nowhere
-        w2 = np.array([[1.0, 1.0], [0.0, 1.0], [0.0, 0.0], [1.0, 0.0]])
-        nengo.Connection(a.neurons, mid, transform=w1)
-        nengo.Connection(mid, b.neurons, transform=w2)
-        nengo.Connection(a.neurons[0], b.neurons[3])  # its own weight: +1
-    counts = fan_out(net, [a, b])
-    # through the node (composed weights w2 @ w1): neuron 0 reaches b0 and b3,
-    # neuron 1 reaches b0 and b1; the direct connection adds one to neuron 0
-    np.testing.assert_array_equal(counts[a], [3, 2, 0])
-    np.testing.assert_array_equal(counts[b], [0, 0, 0, 0])
-
-
-def _equal(a, b):
-    np.testing.assert_array_equal(a.outputs, b.outputs)
-    assert a.layers.keys() == b.layers.keys()
-    for name in a.layers:
-        np.testing.assert_array_equal(a.layers[name].rates, b.layers[name].rates)
-        np.testing.assert_array_equal(a.layers[name].synops, b.layers[name].synops)
-    np.testing.assert_array_equal(a.accuracy, b.accuracy)
-
-
-@pytest.mark.parametrize(
-    "neuron", [nengo.SpikingRectifiedLinear(), nengo.PoissonSpiking(nengo.RectifiedLinear())]
-)
-def test_executors_give_identical_results(rng, neuron):
-    # Poisson neurons are random at every step: identical results need the
-    # per-sample seeds, whatever worker and chunk a sample lands in
-    converted = nengo_keras.to_nengo(
-        small_conv_model(), swap_activations={"relu": neuron}, scale_firing_rates=50,
-        synapse=0.005,
-    )
-    x = rng.uniform(size=(6, 6, 6, 2))
-    y = rng.integers(0, 3, size=6)
-    kwargs = dict(n_steps=20, seed=3, progress_bar=False)
-    serial = converted.evaluate(x, y, executor="serial", **kwargs)
-    processes = converted.evaluate(x, y, n_workers=2, chunk_size=2, **kwargs)
-    _equal(serial, processes)
-    with cf.ThreadPoolExecutor(2) as pool:
-        threads = converted.evaluate(x, y, executor=pool, chunk_size=4, **kwargs)
-    _equal(serial, threads)
-    assert any(a.mean_rate > 0 for a in serial.layers.values())
-
-
-def test_unpicklable_network_runs_serially(rng):
-    converted = nengo_keras.to_nengo(small_conv_model())
-    with converted.net:
-        nengo.Node(lambda t: 0.0)  # a lambda cannot be pickled
-    x = rng.uniform(size=(3, 6, 6, 2))
-    with pytest.warns(UserWarning, match="cannot be pickled"):
-        res = converted.evaluate(x, n_workers=2, progress_bar=False)
-    np.testing.assert_allclose(res.outputs[:, -1], converted.model.predict(x, verbose=0),
-                               rtol=1e-4, atol=1e-5)
-
-
-class Doubler(keras.layers.Layer):
-    def call(self, x):
-        return x * 2.0
-
-
-def test_keras_fallback_nodes_avoid_processes(rng):
-    inp = keras.Input((3,))
-    out = keras.layers.Dense(2)(Doubler()(inp))
-    model = keras.Model(inp, out)
-    with pytest.warns(UserWarning, match="fallback"):
-        converted = nengo_keras.to_nengo(model, trace_layers=False)
-    x = rng.uniform(size=(3, 3))
-    with pytest.warns(UserWarning, match="threads|serially"):
-        res = converted.evaluate(x, n_workers=2, progress_bar=False)
-    np.testing.assert_allclose(res.outputs[:, -1], model.predict(x, verbose=0),
-                               rtol=1e-4, atol=1e-5)
-
-
-def test_run_with_executor_and_progress_bar(rng, capsys):
-    model = small_conv_model()
-    converted = nengo_keras.to_nengo(model)
-    x = rng.uniform(size=(4, 6, 6, 2))
-    serial = converted.run(x, n_steps=2)
-    parallel = converted.run(x, n_steps=2, executor="processes", n_workers=2,
-                             progress_bar=True)
-    np.testing.assert_array_equal(serial, parallel)
-    assert "samples" in capsys.readouterr().err
-    np.testing.assert_allclose(serial[:, -1], model.predict(x, verbose=0),
-                               rtol=1e-4, atol=1e-5)
-    with pytest.raises(ValueError, match="executor="):
-        converted.run(x, executor="gpu")
-
-
 def test_summary_and_result_fields(rng):
     converted = nengo_keras.to_nengo(small_conv_model(), swap_activations=SPIKING,
                                      scale_firing_rates=50)
@@ -260,12 +137,3 @@ def test_summary_and_result_fields(rng):
     assert set(res.mean_rates) == set(res.synops) == set(res.layers)
 
 
-def test_dask_executor(rng):
-    distributed = pytest.importorskip("distributed")
-    converted = nengo_keras.to_nengo(small_conv_model(), swap_activations=SPIKING)
-    x = rng.uniform(size=(4, 6, 6, 2))
-    serial = converted.evaluate(x, n_steps=5, executor="serial", seed=0, progress_bar=False)
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2) as client:
-        res = converted.evaluate(x, n_steps=5, executor=client.get_executor(),
-                                 chunk_size=1, seed=0, progress_bar=False)
-    _equal(serial, res)

@@ -165,7 +165,7 @@ def test_errors_and_warnings():
     with pytest.raises(TypeError, match="RateCalibration or an array"):
         calibrate(model, 3.0)
     with pytest.raises(ValueError, match="scale_firing_rates"):
-        nengo_keras.to_nengo(model, scale_firing_rates=[1.0, -2.0])
+        nengo_keras.to_nengo(model, scale_firing_rates={"h1": -2.0})
     with pytest.warns(UserWarning, match="no spiking neurons"):
         table = calibrate(model, x)
     assert table.layers == []
