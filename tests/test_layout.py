@@ -106,6 +106,8 @@ def test_exceptions_are_still_true():
 TOPICAL = {
     # the custom layers of keras.applications, which convert by tracing
     "tests/converters/test_applications.py",
+    # keras_hub backbones (an optional dependency), which convert by tracing
+    "tests/converters/test_keras_hub.py",
     # a NIR file from nengo_keras run by another framework (Spyx)
     "tests/nir/test_spyx.py",
     # more tests of run/evaluation.py: EvaluationResult.summary

@@ -8,9 +8,9 @@ import warnings
 import nengo
 import numpy as np
 
-from ..errors import Unsupported, describe
+from ..errors import ConversionError, Unsupported, describe
 from . import activation_map
-from .graph import Graph
+from .graph import Graph, trace_function
 from .node_functions import KerasFunction, NodeFunction, to_numpy
 from .registry import ACTIVATIONS, find_converter
 from .time_axis import NoTimeAxis
@@ -425,7 +425,25 @@ class ConversionContext:
                 # named if the layer misses the allowed tiers (see the walker)
                 self.flags.add(f"activation:{target}")
                 return builder(self, value, **kwargs)
+        if callable(activation) and self.options.trace_layers:
+            traced = self._traced_activation(activation, value)
+            if traced is not None:
+                return traced
         return self.fallback_function(activation if callable(activation) else target, [value], value.shape)
+
+    def _traced_activation(self, fn, value):
+        """An unknown activation function converted through the ``keras.ops``
+        it is made of (keras_hub's ``gelu_approximate``...), or None."""
+        try:
+            graph = trace_function(fn, value.shape)
+        except Exception:  # arbitrary code: not traceable, use the fallback
+            return None
+        label = f"{self.label()}_{getattr(fn, '__name__', 'activation')}"
+        try:
+            (out,) = self.convert(graph, [value], label=label, strict=True)
+        except ConversionError:
+            return None
+        return out
 
     def node(self, fn, inputs, shape, label=None):
         """A `nengo.Node` computing ``fn(*arrays)`` on the given values.

@@ -13,6 +13,7 @@ import inspect
 import math
 
 import keras
+import numpy as np
 from keras.src.backend.common.masking import set_keras_mask
 
 from ..errors import ConversionError
@@ -166,7 +167,7 @@ def graph_of(model):
     return graph
 
 
-def _graph(model, inputs, outputs, function):
+def _graph(model, inputs, outputs, function, traced=False):
     known = {id(x) for x in inputs}
     nodes = []
     for depth in sorted(function._nodes_by_depth, reverse=True):
@@ -176,17 +177,17 @@ def _graph(model, inputs, outputs, function):
             node_inputs = list(node.arguments.keras_tensors)
             if any(id(x) not in known for x in node_inputs):
                 continue  # not reachable from the model inputs (Keras skips these too)
-            graph_node = _graph_node(node)
+            graph_node = _graph_node(node, nodes, traced)
             _add_implicit_masks(graph_node, known, nodes)
             known.update(id(x) for x in graph_node.output_tensors)
             nodes.append(graph_node)
     return Graph(model=model, inputs=list(inputs), outputs=list(outputs), nodes=nodes)
 
 
-def _graph_node(node):
+def _graph_node(node, earlier=(), traced=False):
     return GraphNode(
         op=node.operation,
-        call_index=_call_index(node),
+        call_index=_call_index(node, earlier, traced),
         input_tensors=list(node.arguments.keras_tensors),
         output_tensors=list(node.outputs),
         _keras_node=node,
@@ -369,7 +370,15 @@ def _add_producers(tensor, known, nodes, depth=0):
     return True
 
 
-def trace(layer, graph_node):
+def _settled(declared, known):
+    """``declared`` with its unknown dimensions taken from ``known`` (the
+    shape the conversion found), where the two have the same rank."""
+    if known is None or len(known) != len(declared):
+        return declared
+    return tuple(k if d is None else d for d, k in zip(declared, known))
+
+
+def trace(layer, graph_node, known=None, batch=None):
     """The graph of ``layer.call`` run on fresh symbolic inputs.
 
     Custom layers (and Keras layers without a converter) are usually built
@@ -377,19 +386,38 @@ def trace(layer, graph_node):
     tensors records those operations as a graph that converts like any model.
     Keras records each symbolic call in the called layers' node lists; they
     are restored afterwards so the user's model is left exactly as it was.
+    ``known`` (one shape per input, no batch axis) settles dimensions that
+    the graph left unknown; ``batch`` is the batch size of the fresh inputs
+    (code that builds constants from ``ops.shape(x)[0]``, such as keras_hub's
+    causal masks, needs a known one).
     """
     # one fresh tensor per distinct input: a tensor passed twice (self-attention's
     # ``mha(x, x)``) stays one tensor, at both positions of ``graph.inputs``
     distinct = {}
-    for kt in graph_node.input_tensors:
+    known = known or [None] * len(graph_node.input_tensors)
+    for kt, shape in zip(graph_node.input_tensors, known):
         if id(kt) not in distinct:
-            distinct[id(kt)] = keras.KerasTensor(kt.shape, dtype=kt.dtype)
+            shape = (batch,) + _settled(tuple(kt.shape[1:]), shape)
+            distinct[id(kt)] = keras.KerasTensor(shape, dtype=kt.dtype)
     fresh = [distinct[id(kt)] for kt in graph_node.input_tensors]
     for kt, mask in graph_node.masked_inputs.items():
         # layers such as MultiHeadAttention read the mask off their inputs
         distinct[kt]._keras_mask = distinct[id(mask)]
     args, kwargs = graph_node.fill_in(distinct)
     return _trace_call(layer, fresh, args, kwargs)
+
+
+def trace_function(fn, shape):
+    """The graph of ``fn`` (e.g. an activation function made of
+    ``keras.ops``) applied to one symbolic float tensor of ``shape`` (no
+    batch axis); raises if ``fn`` does not run on symbolic tensors."""
+    x = keras.KerasTensor((None,) + tuple(shape))
+    out = fn(x)
+    if not is_keras_tensor(out):
+        raise TypeError(f"{fn!r} returned {type(out).__name__}, not a tensor")
+    if out is x:
+        return Graph(model=fn, inputs=[x], outputs=[x], nodes=[])
+    return _graph(fn, [x], [out], keras.Function([x], [out]), traced=True)
 
 
 def inference_kwargs(op, kwargs):
@@ -401,7 +429,9 @@ def inference_kwargs(op, kwargs):
     """
     if getattr(op, "_call_has_training_arg", False):
         return {**kwargs, "training": False}
-    return kwargs
+    # ``Layer.__call__`` takes ``training`` for every layer and records it;
+    # ``call`` itself may not accept it
+    return {k: v for k, v in kwargs.items() if k != "training"}
 
 
 def concrete_output_shapes(node, in_shapes):
@@ -427,38 +457,161 @@ def concrete_output_shapes(node, in_shapes):
         return None
 
 
+def has_shape_rule(op):
+    """Whether ``op`` has a rule in `SHAPE_RULES`: its declared output shape
+    may be wrong even where it is fully known, so the walk uses the rule."""
+    return SHAPE_RULES.by_mro(type(op)) is not None
+
+
 # Output shapes (no batch axis) from input shapes, for operations whose
-# declared shape is incomplete and which cannot always run on zeros (JAX's
-# dot_product_attention rejects value heads wider than query heads; Keras'
-# MultiHeadAttention then takes another path)
+# declared shape is incomplete or wrong (Keras declares dot_product_attention's
+# output with the query's last axis, not the value's) and which cannot always
+# run on zeros (JAX's dot_product_attention rejects value heads wider than
+# query heads; Keras' MultiHeadAttention then takes another path)
 def _attention_shape(q, k, v, *rest):
     return [tuple(q[:-1]) + tuple(v[-1:])]
 
 
+def retrace(graph, shapes):
+    """The graph of ``graph.model`` called on fresh inputs of ``shapes``.
+
+    ``shapes`` holds one full shape (no batch axis) per entry of
+    ``graph.inputs``. The model is called on new symbolic inputs, which
+    records a new graph through the same layers and weights; the calls are
+    then removed from the layers' node lists, so the model stays as it was.
+    The fresh inputs keep the names of the model's inputs.
+    """
+    fresh = [
+        keras.KerasTensor((None,) + tuple(shape), dtype=kt.dtype, name=input_name(kt))
+        for kt, shape in zip(graph.inputs, shapes)
+    ]
+    functional = _functional_of(graph.model)
+    template = graph.structure
+    if template is None and functional is not None:
+        template = functional._inputs_struct
+    if template is None:
+        structure = fresh[0] if len(fresh) == 1 else fresh
+    else:
+        structure = keras.tree.pack_sequence_as(template, fresh)
+    new = _trace_call(graph.model, fresh, (structure,), {})
+    if graph.structure is not None:
+        new.structure = structure
+    return new
+
+
+def input_name(kt):
+    """The name of a model input: its InputLayer's name (the tensor's if none)."""
+    history = producer(kt)
+    return history[0].name if history else kt.name
+
+
+def input_keys(graph):
+    """For each input of ``graph``, the names it goes by: its InputLayer's,
+    the tensor's, and its key when the model takes a dict."""
+    functional = _functional_of(graph.model)
+    template = graph.structure
+    if template is None and functional is not None:
+        template = functional._inputs_struct
+    paths = [] if template is None else [p for p, _ in keras.tree.flatten_with_path(template)]
+    keys = []
+    for i, kt in enumerate(graph.inputs):
+        names = [input_name(kt), kt.name]
+        if i < len(paths) and paths[i] and isinstance(paths[i][-1], str):
+            names.append(paths[i][-1])
+        keys.append(list(dict.fromkeys(names)))
+    return keys
+
+
+def _operations_of(layer):
+    """``layer``, the layers inside it, and the bare operations (``keras.ops``
+    calls) of every functional graph among them: all that a call can touch."""
+    found = {id(layer): layer}
+    stack = [layer]
+    while stack:
+        op = stack.pop()
+        inner = []
+        if hasattr(op, "_flatten_layers"):
+            inner += list(op._flatten_layers(include_self=False, recursive=False))
+        functional = _functional_of(op)
+        if functional is not None:
+            inner += list(functional.operations)
+        for x in inner:
+            if id(x) not in found:
+                found[id(x)] = x
+                stack.append(x)
+    return [x for x in found.values() if hasattr(x, "_inbound_nodes")]
+
+
 def _trace_call(layer, fresh, args, kwargs):
     kwargs = inference_kwargs(layer, kwargs)
-    layers = layer._flatten_layers(include_self=True) if hasattr(layer, "_flatten_layers") else [layer]
-    saved = [(x, list(x._inbound_nodes), list(x._outbound_nodes)) for x in layers]
+    saved = [
+        (x, list(x._inbound_nodes), list(x._outbound_nodes)) for x in _operations_of(layer)
+    ]
+    shimmed = _shim_output_specs(x for x, _, _ in saved if x is not layer)
     try:
         returned = layer.call(*args, **kwargs)
         outputs = keras.tree.flatten(returned)
-        if not all(is_keras_tensor(x) for x in outputs):
+        if not all(is_keras_tensor(x) or is_constant(x) for x in outputs):
             raise TypeError("the call returned something other than tensors")
         inputs = {id(x) for x in fresh}
-        computed = [x for x in outputs if id(x) not in inputs]
+        computed = [x for x in outputs if is_keras_tensor(x) and id(x) not in inputs]
         if not computed:  # the call returns its inputs (identity at inference)
             return Graph(model=layer, inputs=list(fresh), outputs=outputs, nodes=[],
                          output_structure=returned)
         distinct = list({id(x): x for x in fresh}.values())
-        graph = _graph(layer, distinct, computed, keras.Function(distinct, computed))
+        function = keras.Function(distinct, computed)
+        graph = _graph(layer, distinct, computed, function, traced=True)
         graph.inputs = list(fresh)  # one per input position, as the caller's values
         graph.outputs = outputs
         graph.output_structure = returned
         return graph
     finally:
+        for x in shimmed:
+            object.__delattr__(x, "compute_output_spec")
         for x, inbound, outbound in saved:
             x._inbound_nodes[:] = inbound
             x._outbound_nodes[:] = outbound
+
+
+def is_constant(x):
+    """Whether ``x`` is a concrete array (a traced call's output that does not
+    depend on its inputs, e.g. a position embedding)."""
+    return not is_keras_tensor(x) and (
+        isinstance(x, np.ndarray) or keras.ops.is_tensor(x)
+    )
+
+
+def _shim_output_specs(layers):
+    """While tracing, infer the layers' output specs by running their ``call``.
+
+    A layer's own ``compute_output_spec`` may leave dimensions unknown that
+    its inputs fix (``EinsumDense`` declares its sequence axis as None), so
+    code after it that reads ``ops.shape`` builds reshapes with unknown sizes;
+    or it may not take the extra call arguments of a subclass (keras_hub's
+    ``CachedMultiHeadAttention`` adds ``cache`` to ``MultiHeadAttention``).
+    Keras' generic inference runs ``call`` on symbolic backend tensors, which
+    settles both; the layer's own method stays the fallback. The override is
+    set on the instance for the trace only; returns the layers changed.
+    """
+    shimmed = []
+    for x in layers:
+        if isinstance(x, keras.layers.Layer) and "compute_output_spec" not in vars(x):
+            object.__setattr__(x, "compute_output_spec", _InferredSpec(x))
+            shimmed.append(x)
+    return shimmed
+
+
+class _InferredSpec:
+    """``compute_output_spec`` from running ``call``, else the layer's own."""
+
+    def __init__(self, layer):
+        self.layer = layer
+
+    def __call__(self, *args, **kwargs):
+        try:
+            return keras.Operation.compute_output_spec(self.layer, *args, **kwargs)
+        except Exception:  # e.g. code that needs a known batch size
+            return type(self.layer).compute_output_spec(self.layer, *args, **kwargs)
 
 
 def _trace_subclassed(model):
@@ -500,7 +653,9 @@ def _is_shape(spec):
     )
 
 
-def _call_index(node):
+def _call_index(node, earlier, traced):
+    if traced:  # a call made while tracing (not kept): count the op's calls
+        return sum(n.op is node.operation for n in earlier)
     for i, other in enumerate(getattr(node.operation, "_inbound_nodes", [])):
         if other is node:
             return i

@@ -47,6 +47,7 @@ class Options:
     tiers: tuple = TIERS
     converters: dict | None = None
     temporal: object = None
+    input_shapes: object = None
 
     def __post_init__(self):
         for flag in (
@@ -89,6 +90,54 @@ class Options:
                 f"{self.temporal!r}"
             )
         check_scale(self.scale_firing_rates)
+        object.__setattr__(self, "input_shapes", check_input_shapes(self.input_shapes))
+
+
+def check_input_shapes(spec):
+    """Validate the form of the ``input_shapes`` option; return it with every
+    shape as a tuple of ints (a dict stays a dict, a sequence becomes a list).
+    Whether the names and ranks fit the model is checked when converting
+    (`nengo_keras.conversion.input_shapes`)."""
+    if spec is None:
+        return None
+    if isinstance(spec, dict):
+        for key in spec:
+            if not isinstance(key, str):
+                raise TypeError(
+                    f"option input_shapes: keys must be input names (str), got {key!r}"
+                )
+        return {key: _shape(shape, f"[{key!r}]") for key, shape in spec.items()}
+    if isinstance(spec, (list, tuple)) and not _is_shape_like(spec):
+        return [_shape(shape, f"[{i}]") for i, shape in enumerate(spec)]
+    hint = ""
+    if isinstance(spec, (list, tuple)):
+        hint = f" (for a model with one input, write [{tuple(spec)!r}])"
+    raise TypeError(
+        f"option input_shapes must be a dict {{input name: shape}} or a list of "
+        f"shapes in `model.inputs` order (shapes without the batch axis), got "
+        f"{spec!r}{hint}"
+    )
+
+
+def _is_shape_like(x):
+    # (8, 8) is one shape, not two; [(8,), (8,)] is two shapes
+    return all(isinstance(s, numbers.Integral) for s in x) and len(x) > 0
+
+
+def _shape(shape, where):
+    if not isinstance(shape, (list, tuple)) or not all(
+        isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape
+    ):
+        raise TypeError(
+            f"option input_shapes{where}: expected a shape without the batch axis, "
+            f"a tuple of ints such as (128,), got {shape!r}"
+        )
+    if any(s <= 0 for s in shape):
+        raise ValueError(
+            f"option input_shapes{where}: every dimension must be positive, got "
+            f"{tuple(shape)!r}"
+        )
+    return tuple(int(s) for s in shape)
 
 
 def check_synapse(synapse):

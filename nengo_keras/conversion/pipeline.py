@@ -15,6 +15,7 @@ import nengo
 
 from ..errors import ConversionError
 from . import graph as kg
+from . import input_shapes as _input_shapes
 from . import time_axis
 from .context import ConversionContext
 from .node_functions import InputFeed
@@ -44,6 +45,7 @@ def to_nengo(
     tiers=("neural", "node", "fallback"),
     converters=None,
     temporal=None,
+    input_shapes=None,
     label=None,
 ):
     """Convert a Keras 3 model into a native Nengo network.
@@ -117,6 +119,13 @@ def to_nengo(
         `nengo_keras.layers.SpikingActivation`, ``Lowpass`` or ``Alpha``.
         Run the result with ``result.run(x)``, ``x`` shaped
         ``(batch, n_steps, ...)``.
+    input_shapes : dict or list, optional
+        Shapes (without the batch axis) for inputs with unknown dimensions,
+        as a dict keyed by input name or a list in ``model.inputs`` order,
+        e.g. ``{"token_ids": (128,), "padding_mask": (128,)}`` for a text
+        model built on ``(batch, None)`` inputs. The model is traced again on
+        inputs of these shapes (it is not modified); the converted network
+        takes inputs of these shapes.
     label : str, optional
         Label of the network (default: the model name).
 
@@ -148,6 +157,7 @@ def to_nengo(
         tiers=tiers,
         converters=converters,
         temporal=temporal,
+        input_shapes=input_shapes,
     )
     if not isinstance(model, keras.Model):
         raise TypeError(f"to_nengo expects a keras.Model, got {type(model).__name__}")
@@ -177,7 +187,7 @@ def convert(model, options, label=None, calibrating=None):
     ``calibrating.record(ctx, ensemble, shape)`` learns about it.
     """
     start = time.perf_counter()
-    graph = kg.graph_of(model)
+    graph = _input_shapes.apply(kg.graph_of(model), options.input_shapes)
     net = nengo.Network(label=label or model.name)
     for hook in hooks("network"):  # e.g. NengoDL's ``trainable`` config
         hook(net)
@@ -257,8 +267,9 @@ def _check_input_shapes(graph, shape_of):
                     kg.producer(kt)[0],
                     f"input {kt.name!r} has shape {tuple(kt.shape)}; Nengo needs every "
                     f"dimension except the batch axis{except_time} to be known",
-                    "build the model on `keras.Input(shape=...)` with a full shape "
-                    "(for keras.applications, pass `input_shape=`)",
+                    f"pass input_shapes={{{_name(kt)!r}: (...)}} to to_nengo to "
+                    "fix the unknown dimensions (or build the model on "
+                    "`keras.Input(shape=...)` with a full shape)",
                 )
             )
     if problems:

@@ -116,6 +116,7 @@ class Walker:
         """
         ctx = self.ctx
         saved = (self.problems, self.report, ctx.strict)
+        calls = collections.Counter(self.calls)  # a failed attempt calls nothing
         self.problems, self.report, ctx.strict = [], [], True
         try:
             with ctx.subnetwork(label) as net:
@@ -125,6 +126,7 @@ class Walker:
             self.problems, self.report, ctx.strict = saved
         if problems:
             ctx.network.networks.remove(net)
+            self.calls = calls
         return problems
 
     def convert_node(self, node, inputs):
@@ -139,7 +141,7 @@ class Walker:
         out_shapes = [ctx.shape_of(kt) for kt in node.output_tensors]
         in_shapes = [v.shape for v in inputs]
         nested = timed and ctx.axis.walks_inside(node)  # shapes known after its walk
-        if not timed and _unknown(out_shapes):
+        if not timed and (_unknown(out_shapes) or kg.has_shape_rule(node.op)):
             out_shapes = kg.concrete_output_shapes(node, in_shapes) or out_shapes
         if not nested and _unknown(out_shapes):
             self.problems.append(

@@ -235,11 +235,31 @@ def convert_cast(op, ctx, x, **_):
     dtype = keras.backend.standardize_dtype(op.dtype)
     if dtype in ("float32", "float64"):
         return x
+    if kg.integer_dtype(dtype) and kg.integer_dtype(ctx.call.input_tensors[0].dtype):
+        return x  # already whole numbers (token ids, masks)
     try:
         np.dtype(dtype)
     except TypeError:  # bfloat16...: NumPy has no such type
         return ctx.fallback_function(keras_call(ctx), [x], ctx.output_shapes[0])
     return convert_numpy(op, ctx, x)
+
+
+def convert_filled_like(op, ctx, *inputs, **_):
+    """``zeros_like`` / ``ones_like`` / ``full_like``: a constant of the
+    input's shape (its values are not used)."""
+    args, kwargs = ctx.call_arguments(list(inputs))
+    fill = {"ZerosLike": 0.0, "OnesLike": 1.0}.get(type(op).__name__)
+    if fill is None:
+        fill = kwargs.get("fill_value", args[1] if len(args) > 1 else None)
+    if isinstance(fill, Value):
+        return convert_numpy(op, ctx, *inputs)
+    shape = ctx.output_shapes[0]
+    return Value.constant(constant_like(fill, shape), shape)
+
+
+def convert_convert_to_tensor(op, ctx, x, **_):
+    """``keras.ops.convert_to_tensor``: a cast to its ``dtype`` (if any)."""
+    return x if op.dtype is None else convert_cast(op, ctx, x)
 
 
 # keras.ops.nn activations -> activation builders (so swaps apply); the
@@ -298,6 +318,8 @@ _register(["numpy.Absolute", "numpy.Abs"], convert_abs)
 _register(["numpy.Clip"], convert_clip)
 _register(["numpy.Max", "numpy.Min", "numpy.Amax", "numpy.Amin"], convert_reduce_max)
 _register(["core.Cast"], convert_cast)
+_register(["core.ConvertToTensor"], convert_convert_to_tensor)
+_register(["numpy.ZerosLike", "numpy.OnesLike", "numpy.FullLike"], convert_filled_like)
 _register(ACTIVATION_OPS, convert_activation_op)
 _register(
     [

@@ -122,14 +122,51 @@ def by_index_map(ctx, inputs):
     return [rearrange(ctx, inputs, s, shape) for s, shape in zip(sources, ctx.output_shapes)]
 
 
+def by_index_map_and_constant(ctx, inputs):
+    """The current call's outputs as rearrangements of its ``inputs`` plus a
+    constant where no input lands (padding with a non-zero value,
+    concatenation with a weight such as ViT's class token).
+
+    The constant is the call on zero inputs; the call minus it must then be
+    a rearrangement. Raises `NotRearranging` otherwise.
+    """
+    fn = keras_call(ctx)
+    shapes = [x.shape for x in inputs]
+    zeros = [keras.ops.zeros((1,) + tuple(s), dtype="float32") for s in shapes]
+    try:
+        base = fn(*zeros)
+    except Exception as e:
+        raise NotRearranging() from e
+    base = base if isinstance(base, (list, tuple)) else [base]
+    base = [np.asarray(keras.ops.convert_to_numpy(b), dtype=np.float64)[0] for b in base]
+    if not all(np.all(np.isfinite(b)) for b in base):
+        raise NotRearranging()  # e.g. -inf padding before max pooling
+
+    def shifted(*tensors):
+        outs = fn(*tensors)
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        return [o - keras.ops.convert_to_tensor(b[None], o.dtype) for o, b in zip(outs, base)]
+
+    sources = index_map(shifted, shapes)
+    return [
+        rearrange(ctx, inputs, s, shape) + Value.constant(b.ravel(), shape)
+        for s, b, shape in zip(sources, base, ctx.output_shapes)
+    ]
+
+
 def convert_by_index_map(layer, ctx, *inputs, **_):
-    """Converter for any layer or operation that only rearranges elements."""
+    """Converter for any layer or operation that only rearranges elements
+    (and fills the rest with constants)."""
     try:
         return by_index_map(ctx, inputs)
     except NotRearranging:
+        pass
+    try:
+        return by_index_map_and_constant(ctx, inputs)
+    except NotRearranging:
         ctx.unsupported(
-            "this call does more than rearrange elements (e.g. pads with a "
-            "non-zero constant)",
+            "this call does more than move elements and fill in constants (e.g. "
+            "arithmetic, or padding with infinity)",
             "register a converter for it",
         )
 
