@@ -108,6 +108,8 @@ TOPICAL = {
     "tests/converters/test_applications.py",
     # keras_hub backbones (an optional dependency), which convert by tracing
     "tests/converters/test_keras_hub.py",
+    # Keras' implicit masks, applied by every layer family that consumes them
+    "tests/converters/test_masks.py",
     # a NIR file from nengo_keras run by another framework (Spyx)
     "tests/nir/test_spyx.py",
     # more tests of run/evaluation.py: EvaluationResult.summary

@@ -136,9 +136,9 @@ def check_backbone(backbone, inputs, **options):
     result = nengo_keras.to_nengo(backbone, allow_fallback=False, **options)
     expected = backbone.predict(inputs, verbose=0)
     arrays = list(inputs.values()) if isinstance(inputs, dict) else [inputs]
-    got = result.predict(arrays)
-    got = got if isinstance(got, list) else [got]
-    expected = keras.tree.flatten(expected)  # result.outputs' order
+    got = result.predict(arrays)  # the structure Keras returns (e.g. a dict)
+    got, expected = keras.tree.flatten(got), keras.tree.flatten(expected)
+    assert len(got) == len(expected)
     for g, e in zip(got, expected):
         assert_close(g.reshape(e.shape), e, rtol=1e-4)
     assert all(r.tier != "fallback" for r in result.report)
