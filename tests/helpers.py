@@ -36,7 +36,7 @@ def keras_reference(model, inputs, backend=None):
     """
     if backend is None or keras.backend.backend() == backend:
         out = model.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0)
-        return list(out) if isinstance(out, (list, tuple)) else [out]
+        return keras.tree.flatten(out)
     if backend != "jax":
         raise ValueError(f"keras_reference: backend must be None or 'jax', not {backend!r}")
     pytest.importorskip("jax", reason="the Keras reference for this case needs the JAX backend")
@@ -84,8 +84,7 @@ def check_conversion(
     inputs = random_inputs(model, batch) if inputs is None else inputs
     inputs = inputs if isinstance(inputs, list) else [inputs]
     expected = keras_reference(model, inputs, reference_backend)
-    got = result.predict(inputs)
-    got = got if isinstance(got, list) else [got]
+    got = keras.tree.flatten(result.predict(inputs))  # Keras' structure, flattened
     assert len(got) == len(expected)
     for i, (g, e) in enumerate(zip(got, expected)):
         assert_close(g, e, rtol=rtol, atol=atol, what=f"output {i}")
