@@ -335,7 +335,10 @@ class ConvertedModel:
         """One array per output position, arranged as ``model.predict`` returns them."""
         if self._output_structure is None:
             return flat if len(flat) > 1 else flat[0]
-        packed = keras.tree.pack_sequence_as(self._output_structure, list(flat))
+        packed = _plain(keras.tree.pack_sequence_as(self._output_structure, list(flat)))
+        if keras.backend.backend() == "jax":
+            # Keras on JAX returns dicts as JAX pytrees rebuild them: keys sorted
+            packed = _sorted_dicts(packed)
         # a Functional model returns a list or tuple of one as its element
         return packed[0] if isinstance(packed, (list, tuple)) and len(packed) == 1 else packed
 
@@ -436,7 +439,9 @@ class ConvertedModel:
         model takes them: one array, a list, or (for a subclassed model
         built on a dict) a dict."""
         if self._input_structure is not None:
-            return keras.tree.pack_sequence_as(self._input_structure, list(arrays))
+            packed = keras.tree.pack_sequence_as(self._input_structure, list(arrays))
+            # plain containers: JAX's jit refuses Keras' tracked lists and dicts
+            return _plain(packed)
         return arrays if len(arrays) > 1 else arrays[0]
 
     def verify(self, inputs=None, atol=None, rtol=None, simulator=None):
@@ -500,6 +505,26 @@ class ConvertedModel:
                     f"{note}"
                 )
         return True
+
+
+def _plain(structure):
+    """``structure`` with Keras' tracked lists and dicts made plain ones."""
+    if isinstance(structure, dict):
+        return {k: _plain(v) for k, v in structure.items()}
+    if isinstance(structure, tuple):
+        return tuple(_plain(v) for v in structure)
+    if isinstance(structure, list):
+        return [_plain(v) for v in structure]
+    return structure
+
+
+def _sorted_dicts(structure):
+    """``structure`` with the keys of every dict in sorted order."""
+    if isinstance(structure, dict):
+        return {k: _sorted_dicts(structure[k]) for k in sorted(structure)}
+    if isinstance(structure, (list, tuple)):
+        return type(structure)(_sorted_dicts(v) for v in structure)
+    return structure
 
 
 def _service(name):

@@ -22,10 +22,15 @@ def test_fallback_node_computes_keras_layer():
 class NoisyUnknown(L.Layer):
     """A running product (no Nengo equivalent), plus noise unless ``training`` is False."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # seeded: JAX refuses unseeded random ops in traced functions
+        self.seed_generator = keras.random.SeedGenerator(1)
+
     def call(self, x, training=True):
         x = keras.ops.cumprod(x, axis=-1)
         if training:
-            x = x + keras.random.normal(keras.ops.shape(x))
+            x = x + keras.random.normal(keras.ops.shape(x), seed=self.seed_generator)
         return x
 
 
