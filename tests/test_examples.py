@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -67,7 +68,12 @@ def test_nengo_dl_guide():
     assert "converter.verify(): True" in out
     nengo_row = re.search(r"Nengo: \[(.*?)\]", out, flags=re.S).group(1).split()
     keras_row = re.search(r"Keras: \[(.*?)\]", out, flags=re.S).group(1).split()
-    assert nengo_row == keras_row
+    # printed to 4 decimals: a value at a rounding boundary may print one unit
+    # apart (e.g. 0.97405 in float32 on JAX), so compare the numbers
+    assert len(nengo_row) == len(keras_row)
+    np.testing.assert_allclose(
+        [float(v) for v in nengo_row], [float(v) for v in keras_row], rtol=0, atol=1.5e-4
+    )
 
 
 @pytest.mark.slow  # trains for 30 epochs and evaluates three networks
